@@ -1,0 +1,55 @@
+"""justo-console's queue engine: Redis lists, atomic Lua state changes, leases and retries.
+
+The engine is a library; it never imports the console or Textual.
+"""
+
+from engine.context import JobContext
+from engine.errors import (
+    ConfigError,
+    EngineError,
+    InvalidJobError,
+    JobActiveError,
+    JobNotFoundError,
+    JobTimeoutError,
+    LeaseLostError,
+    MalformedJobError,
+    PayloadTooLargeError,
+    RedisUnavailableError,
+    ScriptError,
+    UnknownJobTypeError,
+    UnsafeRedisError,
+)
+from engine.job import Job, JobState
+from engine.options import Backoff, QueueOptions
+from engine.queue import Enqueued, JobSpec, Queue, QueueCounts
+from engine.reaper import Reaper
+from engine.registry import Registry
+from engine.worker import Worker
+
+__all__ = [
+    "Backoff",
+    "ConfigError",
+    "EngineError",
+    "Enqueued",
+    "InvalidJobError",
+    "Job",
+    "JobActiveError",
+    "JobContext",
+    "JobNotFoundError",
+    "JobSpec",
+    "JobState",
+    "JobTimeoutError",
+    "LeaseLostError",
+    "MalformedJobError",
+    "PayloadTooLargeError",
+    "Queue",
+    "QueueCounts",
+    "QueueOptions",
+    "Reaper",
+    "RedisUnavailableError",
+    "Registry",
+    "ScriptError",
+    "UnknownJobTypeError",
+    "UnsafeRedisError",
+    "Worker",
+]

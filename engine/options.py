@@ -1,0 +1,105 @@
+"""Job and queue options: attempts, backoff, timeouts, retention and limits."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from engine.errors import InvalidJobError
+
+DEFAULT_ATTEMPTS = 3
+"""Attempts per job, as the original's default job options."""
+
+DEFAULT_BACKOFF_MS = 2000
+"""Base backoff delay, as the original's exponential 2000 ms."""
+
+DEFAULT_PRIORITY = 10
+"""Priority of a job that names none. Lower numbers run first; 0 is the most urgent."""
+
+MAX_PRIORITY = 1_000_000
+"""Largest accepted priority number."""
+
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+"""Largest accepted serialized job data, in bytes (1 MiB)."""
+
+DEFAULT_LEASE_MS = 30_000
+"""Lease a worker holds on a job; renewed every third of it."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before a failed attempt is retried.
+
+    ``fixed`` waits ``delay_ms`` every time. ``exponential`` waits
+    ``delay_ms * 2**(attempt-1)`` with "equal jitter": half of it fixed, half random, so
+    retries of many jobs that failed together spread out instead of hammering a
+    recovering service at the same instant.
+    """
+
+    kind: Literal["fixed", "exponential"] = "exponential"
+    delay_ms: int = DEFAULT_BACKOFF_MS
+    max_delay_ms: int = 3_600_000
+
+    def delay_for(self, attempt: int, rng: random.Random | None = None) -> int:
+        """Milliseconds to wait before retrying after failed attempt number ``attempt``."""
+        if self.kind == "fixed":
+            return self.delay_ms
+        full = min(self.max_delay_ms, self.delay_ms * 2 ** max(0, attempt - 1))
+        r = (rng or random).random()
+        return int(full / 2 + r * full / 2)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"kind": self.kind, "delay_ms": self.delay_ms, "max_delay_ms": self.max_delay_ms}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Backoff:
+        """Parse what ``to_json`` wrote (or a bare number of ms, meaning fixed)."""
+        if isinstance(raw, int | float):
+            return cls("fixed", int(raw))
+        if not isinstance(raw, dict) or raw.get("kind") not in ("fixed", "exponential"):
+            raise InvalidJobError(f"invalid backoff: {raw!r}")
+        return cls(raw["kind"], int(raw.get("delay_ms", DEFAULT_BACKOFF_MS)),
+                   int(raw.get("max_delay_ms", 3_600_000)))
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """Defaults for every job of one queue, and the queue's limits.
+
+    Jobs may override ``attempts``, ``backoff``, ``timeout_s`` and ``priority``.
+    """
+
+    attempts: int = DEFAULT_ATTEMPTS
+    backoff: Backoff = field(default_factory=Backoff)
+    timeout_s: float | None = 300.0
+    priority: int = DEFAULT_PRIORITY
+    keep_completed: int = 100
+    """Completed jobs kept per queue (-1 keeps all); older ones are deleted."""
+    keep_failed: int = 50
+    """Failed jobs kept per queue (-1 keeps all)."""
+    max_payload: int = DEFAULT_MAX_PAYLOAD
+    lease_ms: int = DEFAULT_LEASE_MS
+    max_stalls: int = 3
+    """A job whose lease expires this many times goes to failed instead of waiting."""
+    max_log_lines: int = 200
+    """Log lines kept per job."""
+    metrics_horizon_s: int = 24 * 3600 + 120
+    """How long per-minute metric buckets live."""
+    events_max: int = 10_000
+    """Approximate length cap of the events stream."""
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise InvalidJobError("attempts must be at least 1")
+        check_priority(self.priority)
+
+
+def check_priority(priority: int) -> int:
+    """Return ``priority`` if it is an int in [0, MAX_PRIORITY], else raise InvalidJobError."""
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidJobError(f"priority must be an integer, not {priority!r}")
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidJobError(f"priority must be between 0 and {MAX_PRIORITY}, not {priority}")
+    return priority

@@ -1,0 +1,394 @@
+"""The async queue API: enqueue, inspect and control one queue.
+
+Every state change goes through one Lua script (see ``engine/scripts``); this module
+only validates arguments, serializes data and maps script replies to typed results.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from engine.errors import InvalidJobError, JobActiveError, PayloadTooLargeError
+from engine.job import Job, JobState
+from engine.keys import DEFAULT_PREFIX, QueueKeys
+from engine.options import Backoff, QueueOptions, check_priority
+from engine.scripts import Scripts
+
+ADD_BATCH = 1000
+"""Jobs per ``add`` script call in ``add_bulk``: big enough to amortize the round trip,
+small enough not to block Redis for long."""
+
+CONTROL_BATCH = 1000
+"""Jobs per call of the batched control scripts (clean, drain, retry)."""
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job for ``Queue.add_bulk``; fields as the keyword arguments of ``Queue.add``."""
+
+    name: str
+    data: Any = None
+    job_id: str | None = None
+    priority: int | None = None
+    delay: float = 0.0
+    attempts: int | None = None
+    backoff: Backoff | None = None
+    timeout: float | None = None
+    retention: int | None = None
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What ``add`` returns: the job id, and whether this call created it (``False`` when a
+    job with the client-chosen id already existed and was left as it was)."""
+
+    id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """Jobs per state of one queue, and whether it is paused."""
+
+    waiting: int
+    delayed: int
+    active: int
+    completed: int
+    failed: int
+    paused: bool
+
+
+class Queue:
+    """One named queue in Redis.
+
+    Args:
+        redis: an async client (``decode_responses`` must be off).
+        name: the queue name; all its keys share the hash tag ``{name}``.
+        prefix: key prefix, ``justo`` by default.
+        options: queue defaults and limits.
+
+    Priorities: **lower numbers run first** (0 is the most urgent; the default is 10).
+    The original system's "priority 10 = high" was a misreading of Bull, where 1 is the
+    highest priority.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        name: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        options: QueueOptions | None = None,
+        scripts: Scripts | None = None,
+    ) -> None:
+        if not name or any(c in name for c in "{}"):
+            raise InvalidJobError(f"invalid queue name: {name!r}")
+        self.redis = redis
+        self.name = name
+        self.keys = QueueKeys(prefix, name)
+        self.options = options or QueueOptions()
+        self.scripts = scripts or Scripts(redis)
+
+    # ----------------------------------------------------------------- enqueue
+
+    async def add(
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        job_id: str | None = None,
+        priority: int | None = None,
+        delay: float = 0.0,
+        attempts: int | None = None,
+        backoff: Backoff | None = None,
+        timeout: float | None = None,
+        retention: int | None = None,
+    ) -> Enqueued:
+        """Enqueue one job.
+
+        Args:
+            name: the job type; a worker runs the handler registered under it.
+            data: any JSON-serializable value.
+            job_id: a client-chosen id; if a job with it exists, nothing is written.
+            priority: lower runs first; defaults to the queue's priority.
+            delay: seconds before the job may run.
+            attempts: total tries before the job is failed for good.
+            backoff: delay between tries.
+            timeout: seconds a single try may run.
+            retention: ``0`` deletes the job record as soon as it completes; otherwise the
+                queue's retention applies.
+
+        Raises:
+            InvalidJobError: bad arguments or data that is not JSON.
+            PayloadTooLargeError: the serialized data exceeds the queue's limit.
+        """
+        spec = JobSpec(name, data, job_id, priority, delay, attempts, backoff, timeout, retention)
+        return (await self.add_bulk([spec]))[0]
+
+    async def add_bulk(self, specs: Iterable[JobSpec]) -> list[Enqueued]:
+        """Enqueue many jobs, ``ADD_BATCH`` per script call, all calls in one pipeline.
+
+        Every spec is validated before anything is written, so one bad job rejects the
+        whole call and nothing is enqueued.
+        """
+        rows = [self._encode(spec) for spec in specs]
+        if not rows:
+            return []
+        now = now_ms()
+        calls = []
+        for start in range(0, len(rows), ADD_BATCH):
+            chunk = rows[start : start + ADD_BATCH]
+            args: list[Any] = [self.keys.job_prefix, self.keys.wait_prefix, now, len(chunk)]
+            for row in chunk:
+                args.extend(row)
+            calls.append(("add", self._add_keys(), args))
+        replies = await self.scripts.run(calls)
+        out: list[Enqueued] = []
+        for reply in replies:
+            for i in range(0, len(reply), 2):
+                out.append(Enqueued(reply[i].decode(), bool(reply[i + 1])))
+        return out
+
+    def _add_keys(self) -> list[str]:
+        k = self.keys
+        return [k.id_counter, k.priorities, k.delayed, k.notify]
+
+    def _encode(self, spec: JobSpec) -> list[Any]:
+        if not isinstance(spec.name, str) or not spec.name:
+            raise InvalidJobError(f"job name must be a non-empty string, not {spec.name!r}")
+        job_id = _check_job_id(spec.job_id)
+        priority = check_priority(self.options.priority if spec.priority is None
+                                  else spec.priority)
+        if spec.delay < 0:
+            raise InvalidJobError("delay must not be negative")
+        data = encode_data(spec.data, self.options.max_payload)
+        return [job_id, spec.name, data, priority, int(spec.delay * 1000), _encode_opts(spec)]
+
+    # --------------------------------------------------------------- inspect
+
+    async def counts(self) -> QueueCounts:
+        """Jobs per state, in one round trip, without scanning any job."""
+        reply = await self.scripts.call("counts", self._count_keys(), [self.keys.wait_prefix])
+        return counts_from_reply(reply)
+
+    def _count_keys(self) -> list[str]:
+        k = self.keys
+        return [k.priorities, k.delayed, k.active, k.completed, k.failed, k.paused]
+
+    async def is_paused(self) -> bool:
+        """Whether the queue is paused."""
+        return bool(await self.redis.exists(self.keys.paused))
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job's record with its log lines, or ``None`` if there is no such job."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.job(job_id))
+        pipe.lrange(self.keys.job_logs(job_id), 0, -1)
+        raw, logs = await pipe.execute()
+        if not raw:
+            return None
+        return Job.from_hash(self.name, job_id, raw, logs)
+
+    async def jobs(self, state: JobState | str, start: int = 0, stop: int = 49) -> list[Job]:
+        """Jobs in one state, by position (inclusive ``stop``, like LRANGE).
+
+        Waiting jobs come in run order; delayed by due time; active by lease deadline;
+        completed and failed newest first. Jobs deleted between the two reads are skipped.
+        """
+        ids = await self._ids(JobState(state), start, stop)
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hgetall(self.keys.job(job_id))
+        raws = await pipe.execute()
+        return [Job.from_hash(self.name, i, r) for i, r in zip(ids, raws, strict=True) if r]
+
+    async def _ids(self, state: JobState, start: int, stop: int) -> list[str]:
+        k = self.keys
+        if state is JobState.WAITING:
+            return await self._waiting_ids(start, stop)
+        if state in (JobState.COMPLETED, JobState.FAILED):
+            key = k.completed if state is JobState.COMPLETED else k.failed
+            raw = await self.redis.zrevrange(key, start, stop)
+        else:
+            raw = await self.redis.zrange(k.delayed if state is JobState.DELAYED else k.active,
+                                          start, stop)
+        return [r.decode() for r in raw]
+
+    async def _waiting_ids(self, start: int, stop: int) -> list[str]:
+        prios = [p.decode() for p in await self.redis.zrange(self.keys.priorities, 0, -1)]
+        ids: list[str] = []
+        offset = 0
+        for prio in prios:
+            key = self.keys.wait(int(prio))
+            length = await self.redis.llen(key)
+            lo, hi = max(start - offset, 0), stop - offset
+            if hi >= 0 and lo < length:
+                ids.extend(r.decode() for r in await self.redis.lrange(key, lo, hi))
+            offset += length
+            if offset > stop:
+                break
+        return ids
+
+    async def events(self, count: int = 100) -> list[dict[str, str]]:
+        """The newest events (failed, retrying, stalled, paused, ...), newest first."""
+        raw = await self.redis.xrevrange(self.keys.events, count=count)
+        return [
+            {"at": entry_id.decode()} | {k.decode(): v.decode("utf-8", "replace")
+                                         for k, v in fields.items()}
+            for entry_id, fields in raw
+        ]
+
+    # --------------------------------------------------------------- control
+
+    async def pause(self) -> bool:
+        """Stop workers from fetching this queue's jobs (enqueue goes on).
+
+        Returns ``True`` if the queue was running."""
+        return await self._set_paused(True)
+
+    async def resume(self) -> bool:
+        """Let workers fetch again. Returns ``True`` if the queue was paused."""
+        return await self._set_paused(False)
+
+    async def _set_paused(self, pause: bool) -> bool:
+        k = self.keys
+        changed = await self.scripts.call(
+            "set_paused", [k.paused, k.notify, k.events],
+            ["1" if pause else "0", now_ms(), self.options.events_max])
+        return bool(changed)
+
+    async def retry_failed(self, limit: int | None = None) -> int:
+        """Move up to ``limit`` failed jobs (all when ``None``), oldest first, back to
+        waiting with fresh attempts. Returns how many moved."""
+        moved = 0
+        while limit is None or moved < limit:
+            batch = CONTROL_BATCH if limit is None else min(CONTROL_BATCH, limit - moved)
+            done = await self._retry(batch, [])
+            moved += done
+            if done < batch:
+                break
+        return moved
+
+    async def retry_jobs(self, job_ids: Sequence[str]) -> int:
+        """Retry these failed jobs; ids not in the failed set are skipped."""
+        return await self._retry(len(job_ids), list(job_ids)) if job_ids else 0
+
+    async def _retry(self, limit: int, ids: list[str]) -> int:
+        k = self.keys
+        args = [k.job_prefix, k.wait_prefix, now_ms(), limit, self.options.events_max, *ids]
+        return int(await self.scripts.call(
+            "retry_failed", [k.failed, k.priorities, k.notify, k.events], args))
+
+    async def clean(
+        self,
+        state: Literal["completed", "failed"] | JobState,
+        older_than: float = 0.0,
+        limit: int | None = None,
+    ) -> int:
+        """Delete completed or failed jobs that finished more than ``older_than`` seconds
+        ago, oldest first, at most ``limit`` (all when ``None``). Returns how many."""
+        state = JobState(state)
+        if state not in (JobState.COMPLETED, JobState.FAILED):
+            raise InvalidJobError(f"clean works on completed or failed jobs, not {state.value}")
+        key = self.keys.completed if state is JobState.COMPLETED else self.keys.failed
+        cutoff = now_ms() - int(older_than * 1000)
+        removed = 0
+        while limit is None or removed < limit:
+            batch = CONTROL_BATCH if limit is None else min(CONTROL_BATCH, limit - removed)
+            done = int(await self.scripts.call(
+                "clean", [key], [self.keys.job_prefix, self.keys.log_prefix, cutoff, batch]))
+            removed += done
+            if done < batch:
+                break
+        return removed
+
+    async def drain(self) -> int:
+        """Delete every waiting and delayed job (active ones run on). Returns how many."""
+        k = self.keys
+        removed = 0
+        while True:
+            done = int(await self.scripts.call(
+                "drain", [k.priorities, k.delayed, k.events],
+                [k.job_prefix, k.wait_prefix, k.log_prefix, CONTROL_BATCH,
+                 self.options.events_max]))
+            removed += done
+            if done == 0:
+                return removed
+
+    async def remove(self, job_id: str) -> bool:
+        """Delete one job. Returns ``False`` if there was no such job.
+
+        Raises:
+            JobActiveError: the job is running; it is left alone.
+        """
+        k = self.keys
+        code = int(await self.scripts.call(
+            "remove", [k.delayed, k.completed, k.failed, k.events],
+            [k.job_prefix, k.wait_prefix, k.log_prefix, job_id, self.options.events_max]))
+        if code < 0:
+            raise JobActiveError(f"job {job_id} is active; stop or wait for it first")
+        return code == 1
+
+
+def counts_from_reply(reply: list[int]) -> QueueCounts:
+    """Map a ``counts`` script reply to ``QueueCounts``."""
+    waiting, delayed, active, completed, failed, paused = (int(x) for x in reply)
+    return QueueCounts(waiting, delayed, active, completed, failed, bool(paused))
+
+
+def encode_data(data: Any, max_payload: int) -> str:
+    """Serialize job data to compact JSON and enforce the payload limit.
+
+    Raises:
+        InvalidJobError: the data is not JSON-serializable (NaN and infinity included).
+        PayloadTooLargeError: the encoded size exceeds ``max_payload`` bytes.
+    """
+    try:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidJobError(f"job data is not JSON-serializable: {exc}") from exc
+    size = len(text.encode("utf-8"))
+    if size > max_payload:
+        raise PayloadTooLargeError(
+            f"job data is {size} bytes, over the queue's limit of {max_payload} bytes")
+    return text
+
+
+def _check_job_id(job_id: str | None) -> str:
+    if job_id is None:
+        return ""
+    if not isinstance(job_id, str) or not job_id or len(job_id) > 256:
+        raise InvalidJobError(f"job id must be a string of 1 to 256 characters: {job_id!r}")
+    return job_id
+
+
+def _encode_opts(spec: JobSpec) -> str:
+    opts: dict[str, Any] = {}
+    if spec.attempts is not None:
+        if spec.attempts < 1:
+            raise InvalidJobError("attempts must be at least 1")
+        opts["attempts"] = spec.attempts
+    if spec.backoff is not None:
+        opts["backoff"] = spec.backoff.to_json()
+    if spec.timeout is not None:
+        if spec.timeout <= 0:
+            raise InvalidJobError("timeout must be positive")
+        opts["timeout"] = spec.timeout
+    if spec.retention is not None:
+        if spec.retention != 0:
+            raise InvalidJobError("retention accepts 0 (delete on completion) or None")
+        opts["retention"] = 0
+    return json.dumps(opts, separators=(",", ":")) if opts else ""

@@ -1,0 +1,60 @@
+--[[ add: enqueue one or more jobs atomically.
+  KEYS[1] id counter        (string)  generated job ids
+  KEYS[2] priorities        (zset)    priority levels that have a waiting list
+  KEYS[3] delayed           (zset)    delayed job ids scored by due time (ms)
+  KEYS[4] notify            (list)    at most one wake-up token for blocked workers
+  ARGV[1] job key prefix    ("<prefix>:{q}:job:"; the job id is appended)
+  ARGV[2] wait key prefix   ("<prefix>:{q}:wait:"; the priority is appended)
+  ARGV[3] now (ms)
+  ARGV[4] n, the number of jobs; then 6 values per job:
+          id ("" = generate), name, data (JSON), priority, delay (ms), opts (JSON or "")
+  Returns a flat array: id, 1 (created) or 0 (already existed), for each job.
+]]
+local rcall = redis.call
+local counter_key, prios_key, delayed_key, notify_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local job_prefix, wait_prefix = ARGV[1], ARGV[2]
+local now = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+
+local out = {}
+local seen_prio = {}
+local woke = false
+for i = 0, n - 1 do
+  local base = 5 + i * 6
+  local id, name, data = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+  local prio, delay, opts = ARGV[base + 3], tonumber(ARGV[base + 4]), ARGV[base + 5]
+  local created = 1
+  if id == "" then
+    -- A client id may look like a generated one: skip any number already taken.
+    repeat
+      id = tostring(rcall("INCR", counter_key))
+    until rcall("EXISTS", job_prefix .. id) == 0
+  elseif rcall("EXISTS", job_prefix .. id) == 1 then
+    created = 0
+  end
+  if created == 1 then
+    local job_key = job_prefix .. id
+    local state = "waiting"
+    if delay > 0 then state = "delayed" end
+    rcall("HSET", job_key, "name", name, "data", data, "ts", now, "state", state,
+          "prio", prio, "rt", now + delay)
+    if opts ~= "" then rcall("HSET", job_key, "opts", opts) end
+    if delay > 0 then
+      rcall("ZADD", delayed_key, now + delay, id)
+    else
+      rcall("RPUSH", wait_prefix .. prio, id)
+      if not seen_prio[prio] then
+        rcall("ZADD", prios_key, tonumber(prio), prio)
+        seen_prio[prio] = true
+      end
+    end
+    woke = true
+  end
+  out[#out + 1] = id
+  out[#out + 1] = created
+end
+-- Delayed jobs wake workers too, so a blocked worker shortens its block to the due time.
+if woke and rcall("LLEN", notify_key) == 0 then
+  rcall("RPUSH", notify_key, "1")
+end
+return out

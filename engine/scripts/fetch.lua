@@ -1,0 +1,105 @@
+--[[ fetch: promote due delayed jobs, then lease up to N waiting jobs, lowest priority first.
+  KEYS[1] priorities   (zset)   priority levels that have a waiting list
+  KEYS[2] delayed      (zset)   delayed job ids by due time (ms)
+  KEYS[3] active       (zset)   leased job ids by lease deadline (ms)
+  KEYS[4] paused       (string) present while the queue is paused
+  KEYS[5] fence        (string) fencing-token counter
+  KEYS[6] notify       (list)   wake-up token
+  KEYS[7] failed       (zset)   dead-letter job ids by time (ms)
+  KEYS[8] id counter   (string) generated job ids (for malformed-entry records)
+  KEYS[9] events       (stream) capped event log
+  ARGV[1] job key prefix
+  ARGV[2] wait key prefix
+  ARGV[3] now (ms)
+  ARGV[4] max jobs to lease
+  ARGV[5] lease duration (ms)
+  ARGV[6] worker id
+  ARGV[7] max delayed jobs to promote in this call
+  ARGV[8] events stream max length
+  Returns: {paused (0/1), next delayed due ms (-1 if none), count,
+            then 8 values per leased job: id, token, name, data, ready ms, attempts made, opts, stalls}
+  A list entry without a job hash (raw bytes pushed by hand) is recorded as a failed job
+  with the raw bytes and is not returned.
+]]
+local rcall = redis.call
+local prios_key, delayed_key, active_key, paused_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local fence_key, notify_key, failed_key, counter_key, events_key =
+  KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local job_prefix, wait_prefix = ARGV[1], ARGV[2]
+local now, max_jobs, lease = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local worker, max_promote, events_max = ARGV[6], tonumber(ARGV[7]), ARGV[8]
+
+local function next_due()
+  local first = rcall("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
+  if first[2] then return tonumber(first[2]) end
+  return -1
+end
+
+-- 1. Promote delayed jobs that are due.
+local due = rcall("ZRANGEBYSCORE", delayed_key, "-inf", now, "LIMIT", 0, max_promote)
+for _, id in ipairs(due) do
+  local prio = rcall("HGET", job_prefix .. id, "prio") or "0"
+  rcall("RPUSH", wait_prefix .. prio, id)
+  rcall("ZADD", prios_key, tonumber(prio), prio)
+  rcall("HSET", job_prefix .. id, "state", "waiting")
+  rcall("ZREM", delayed_key, id)
+end
+
+if rcall("EXISTS", paused_key) == 1 then
+  return {1, next_due(), 0}
+end
+
+-- 2. Pop ids, lowest priority number first.
+local ids = {}
+local prios = rcall("ZRANGE", prios_key, 0, -1)
+for _, prio in ipairs(prios) do
+  local want = max_jobs - #ids
+  if want <= 0 then break end
+  local list_key = wait_prefix .. prio
+  local popped = rcall("LPOP", list_key, want)
+  if popped then
+    for _, id in ipairs(popped) do ids[#ids + 1] = id end
+  end
+  if rcall("LLEN", list_key) == 0 then rcall("ZREM", prios_key, prio) end
+end
+
+-- 3. Lease each job: bump attempts before the handler runs, record token and worker.
+local out = {0, 0, 0}
+local count = 0
+local token = 0
+if #ids > 0 then token = rcall("INCRBY", fence_key, #ids) - #ids end
+local deadline = now + lease
+for _, id in ipairs(ids) do
+  token = token + 1
+  local job_key = job_prefix .. id
+  if rcall("EXISTS", job_key) == 0 then
+    local rec = tostring(rcall("INCR", counter_key))
+    rcall("HSET", job_prefix .. rec, "name", "", "state", "failed", "ts", now, "ft", now,
+          "prio", "0", "att", 0, "raw", id,
+          "err", "MalformedJobError: waiting-list entry has no job hash (raw bytes kept in 'raw')")
+    rcall("ZADD", failed_key, now, rec)
+    rcall("XADD", events_key, "MAXLEN", "~", events_max, "*", "ev", "malformed", "id", rec)
+  else
+    local att = rcall("HINCRBY", job_key, "att", 1)
+    rcall("HSET", job_key, "state", "active", "tok", token, "wk", worker, "pt", now)
+    rcall("ZADD", active_key, deadline, id)
+    local f = rcall("HMGET", job_key, "name", "data", "rt", "opts", "stl")
+    out[#out + 1] = id
+    out[#out + 1] = token
+    out[#out + 1] = f[1] or ""
+    out[#out + 1] = f[2] or ""
+    out[#out + 1] = f[3] or now
+    out[#out + 1] = att
+    out[#out + 1] = f[4] or ""
+    out[#out + 1] = f[5] or 0
+    count = count + 1
+  end
+end
+
+-- 4. More work left: pass the wake-up on so another blocked worker starts too.
+if #ids > 0 and rcall("ZCARD", prios_key) > 0 and rcall("LLEN", notify_key) == 0 then
+  rcall("RPUSH", notify_key, "1")
+end
+out[2] = next_due()
+out[3] = count
+return out

