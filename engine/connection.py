@@ -73,7 +73,7 @@ def make_client(url: str) -> Redis:
     # Keepalive is a TCP option; unix-socket connections reject it.
     tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
     try:
-        return Redis.from_url(
+        return Redis.from_url(  # type: ignore[no-any-return]
             url,
             socket_timeout=SOCKET_TIMEOUT_S,
             socket_connect_timeout=CONNECT_TIMEOUT_S,

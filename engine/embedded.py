@@ -63,6 +63,8 @@ class EmbeddedRedis:
         self.binary = binary or find_redis_server()
         self.extra_args = extra_args or []
         self.process: subprocess.Popen[bytes] | None = None
+        self.adopted = False
+        """True when a server left running by an earlier (killed) run was reused."""
 
     @property
     def socket_path(self) -> Path:
@@ -75,16 +77,25 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}"
 
     def start(self) -> str:
-        """Start the server and wait until it answers; returns its URL."""
+        """Start the server and wait until it answers; returns its URL.
+
+        If a server from an earlier run that was killed still answers on the socket, it is
+        reused rather than started twice on the same append-only file.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._answers():
+            self.adopted = True
+            return self.url
         self.socket_path.unlink(missing_ok=True)
         args = [self.binary, "--port", "0", "--unixsocket", str(self.socket_path),
                 "--unixsocketperm", "700", "--dir", str(self.data_dir), "--save", "",
                 "--appendonly", "yes" if self.appendonly else "no",
                 "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
                 "--logfile", str(self.data_dir / "redis.log"), *self.extra_args]
+        # A session of its own: Ctrl-C in the terminal must reach the supervisor only, so it
+        # can give jobs back before the server stops.
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
         self._wait_ready()
         return self.url
 
@@ -108,8 +119,24 @@ class EmbeddedRedis:
         raise RedisUnavailableError(
             f"embedded redis-server did not start; see {self.data_dir / 'redis.log'}")
 
+    def _answers(self) -> bool:
+        import redis
+
+        if not self.socket_path.exists():
+            return False
+        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1)
+        try:
+            return bool(client.ping())
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
+        finally:
+            client.close()
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, so it flushes its AOF) and wait for it."""
+        if self.adopted:
+            self._shutdown_adopted()
+            return
         if self.process is None:
             return
         if self.process.poll() is None:
@@ -120,6 +147,18 @@ class EmbeddedRedis:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def _shutdown_adopted(self) -> None:
+        import redis
+
+        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=5)
+        try:
+            client.shutdown()
+        except (redis.ConnectionError, OSError):
+            pass  # the connection closing is the shutdown succeeding
+        finally:
+            client.close()
+        self.adopted = False
 
     def kill(self) -> None:
         """Kill the server at once (SIGKILL), as a crash would."""

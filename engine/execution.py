@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.context import JobContext
 from engine.errors import JobTimeoutError, MalformedJobError, UnknownJobTypeError
-from engine.leases import Leased, Outcome
+from engine.leases import Leased, Outcome, OutcomeKind
 from engine.options import Backoff
 from engine.queue import Queue, now_ms
 from engine.registry import Registry
@@ -39,7 +39,7 @@ async def run_job(queue: Queue, registry: Registry, job: Leased, ctx: JobContext
         return _outcome(job, "f", exc, started, wait_ms)
     except Exception as exc:
         return _failure(queue, job, exc, started, wait_ms)
-    kind = "C" if job.options.get("retention") == 0 else "c"
+    kind: OutcomeKind = "C" if job.options.get("retention") == 0 else "c"
     return Outcome(job.id, job.token, kind, value, "", now_ms() - started, wait_ms)
 
 
@@ -95,11 +95,11 @@ def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: i
     return _outcome(job, "f", exc, started, wait_ms)
 
 
-def _outcome(job: Leased, kind: str, exc: BaseException, started: int, wait_ms: int,
+def _outcome(job: Leased, kind: OutcomeKind, exc: BaseException, started: int, wait_ms: int,
              delay: int = 0) -> Outcome:
     trace = "".join(tb_module.format_exception(exc))[-MAX_TRACEBACK_CHARS:]
-    return Outcome(job.id, job.token, kind, _describe(exc), trace,  # type: ignore[arg-type]
-                   now_ms() - started, wait_ms, delay)
+    return Outcome(job.id, job.token, kind, _describe(exc), trace, now_ms() - started,
+                   wait_ms, delay)
 
 
 def _describe(exc: BaseException) -> str:

@@ -228,19 +228,19 @@ class Queue:
         return [r.decode() for r in raw]
 
     async def _waiting_ids(self, start: int, stop: int) -> list[str]:
-        prios = [p.decode() for p in await self.redis.zrange(self.keys.priorities, 0, -1)]
-        ids: list[str] = []
-        offset = 0
+        prios = [int(p) for p in await self.redis.zrange(self.keys.priorities, 0, -1)]
+        pipe = self.redis.pipeline(transaction=False)
         for prio in prios:
-            key = self.keys.wait(int(prio))
-            length = await self.redis.llen(key)
+            pipe.llen(self.keys.wait(prio))
+        lengths = await pipe.execute()
+        # Map the [start, stop] window over the concatenated lists, lowest priority first.
+        offset = 0
+        for prio, length in zip(prios, lengths, strict=True):
             lo, hi = max(start - offset, 0), stop - offset
             if hi >= 0 and lo < length:
-                ids.extend(r.decode() for r in await self.redis.lrange(key, lo, hi))
+                pipe.lrange(self.keys.wait(prio), lo, hi)
             offset += length
-            if offset > stop:
-                break
-        return ids
+        return [r.decode() for chunk in await pipe.execute() for r in chunk]
 
     async def events(self, count: int = 100) -> list[dict[str, str]]:
         """The newest events (failed, retrying, stalled, paused, ...), newest first."""

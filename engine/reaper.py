@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -55,7 +56,5 @@ class Reaper:
                 await self.reap_once()
             except REDIS_ERRORS as exc:
                 log.error("reaper: Redis unavailable (%s)", type(exc).__name__)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval_s)
-            except TimeoutError:
-                pass

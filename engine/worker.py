@@ -96,6 +96,7 @@ class Worker:
         self._outbox: list[Outcome] = []
         self._updates: list[_Update] = []
         self._wake = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._stopping = False
         self._blocker: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,9 +107,12 @@ class Worker:
         """Ids of the jobs running now."""
         return list(self._running)
 
-    def stop(self) -> None:
-        """Ask the worker to stop: no new fetches; ``run`` returns after the grace period."""
+    def stop(self, *, fast: bool = False) -> None:
+        """Ask the worker to stop: no new fetches; running jobs get the grace period to
+        finish (none with ``fast``), then the rest go back to the head of the queue."""
         self._stopping = True
+        if fast:
+            self._hurry.set()
         self._wake.set()
 
     async def run(self, *, burst: bool = False) -> None:
@@ -186,8 +190,7 @@ class Worker:
         if result.next_due_ms is not None:
             timeout = min(timeout, max(0.01, (result.next_due_ms - now_ms()) / 1000))
         if self._blocker is None:
-            self._blocker = asyncio.create_task(
-                self.queue.redis.blpop([self.queue.keys.notify], timeout=timeout))
+            self._blocker = asyncio.create_task(self._block(timeout))
         waker = asyncio.create_task(self._wake.wait())
         try:
             await asyncio.wait({self._blocker, waker}, return_when=asyncio.FIRST_COMPLETED)
@@ -198,9 +201,16 @@ class Worker:
             if not blocker.cancelled() and blocker.exception() is not None:
                 await self._redis_down(blocker.exception())  # type: ignore[arg-type]
 
+    async def _block(self, timeout: float) -> Any:
+        """BLPOP the queue's wake-up list (fractional seconds need Redis 6+)."""
+        redis: Any = self.queue.redis  # redis-py's execute_command is untyped
+        return await redis.execute_command("BLPOP", self.queue.keys.notify, f"{timeout:.3f}")
+
     async def _queue_empty(self) -> bool:
+        # Active jobs of other workers count: if their worker died, the reaper gives them
+        # back and this burst run should take them.
         counts = await self.queue.counts()
-        return counts.waiting == 0 and counts.delayed == 0
+        return counts.waiting == 0 and counts.delayed == 0 and counts.active == 0
 
     async def _redis_down(self, exc: BaseException) -> None:
         self._backoff_s = min(5.0, max(0.5, self._backoff_s * 2))
@@ -274,7 +284,7 @@ class Worker:
             await asyncio.gather(self._blocker, return_exceptions=True)
         tasks = [task for task, _ in self._running.values()]
         if tasks:
-            await asyncio.wait(tasks, timeout=self.grace_s)
+            await self._wait_grace(tasks)
         leftover = [(job_id, ctx.token) for job_id, (_, ctx) in self._running.items()]
         for task, _ in self._running.values():
             task.cancel()
@@ -282,6 +292,15 @@ class Worker:
         await self._flush_final(leftover)
         renewer.cancel()
         await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _wait_grace(self, tasks: list[asyncio.Task[Outcome | None]]) -> None:
+        """Wait for ``tasks`` up to the grace period, or until a fast stop is asked."""
+        all_done = asyncio.ensure_future(asyncio.wait(tasks))
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        await asyncio.wait({all_done, hurry}, timeout=self.grace_s,
+                           return_when=asyncio.FIRST_COMPLETED)
+        all_done.cancel()
+        hurry.cancel()
 
     async def _flush_final(self, leftover: list[tuple[str, str]]) -> None:
         try:

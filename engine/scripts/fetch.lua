@@ -73,7 +73,11 @@ for _, id in ipairs(ids) do
   token = token + 1
   local job_key = job_prefix .. id
   if rcall("EXISTS", job_key) == 0 then
-    local rec = tostring(rcall("INCR", counter_key))
+    -- Like add.lua: never take an id a client-chosen job already uses.
+    local rec
+    repeat
+      rec = tostring(rcall("INCR", counter_key))
+    until rcall("EXISTS", job_prefix .. rec) == 0
     rcall("HSET", job_prefix .. rec, "name", "", "state", "failed", "ts", now, "ft", now,
           "prio", "0", "att", 0, "raw", id,
           "err", "MalformedJobError: waiting-list entry has no job hash (raw bytes kept in 'raw')")

@@ -19,15 +19,16 @@ local limit, events_max = tonumber(ARGV[4]), ARGV[5]
 local ids = {}
 if #ARGV > 5 then
   for i = 6, #ARGV do
-    if rcall("ZSCORE", failed_key, ARGV[i]) then ids[#ids + 1] = ARGV[i] end
+    -- ZREM here (not ZSCORE) so an id given twice is moved once.
+    if rcall("ZREM", failed_key, ARGV[i]) == 1 then ids[#ids + 1] = ARGV[i] end
   end
-else
+elseif limit > 0 then
   ids = rcall("ZRANGE", failed_key, 0, limit - 1)
+  for _, id in ipairs(ids) do rcall("ZREM", failed_key, id) end
 end
 for _, id in ipairs(ids) do
   local job_key = job_prefix .. id
   local prio = rcall("HGET", job_key, "prio") or "0"
-  rcall("ZREM", failed_key, id)
   rcall("HSET", job_key, "state", "waiting", "att", 0, "stl", 0, "rt", now)
   rcall("HDEL", job_key, "ft")
   rcall("RPUSH", wait_prefix .. prio, id)

@@ -13,7 +13,12 @@ if rcall("HGET", job_key, "tok") ~= ARGV[1] then return 0 end
 if ARGV[2] == "progress" then
   rcall("HSET", job_key, "prog", ARGV[3])
 else
-  rcall("RPUSH", log_key, ARGV[3])
-  rcall("LTRIM", log_key, -tonumber(ARGV[4]), -1)
+  local cap = tonumber(ARGV[4])
+  if cap <= 0 then
+    rcall("DEL", log_key)
+  else
+    rcall("RPUSH", log_key, ARGV[3])
+    rcall("LTRIM", log_key, -cap, -1)
+  end
 end
 return 1

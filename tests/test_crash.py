@@ -1,0 +1,87 @@
+"""Crash safety: a worker process SIGKILLed mid-run loses no job, and its stale acks fail."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from engine import JobSpec, JobState, Queue, QueueOptions, leases
+from engine.queue import now_ms
+from tests.conftest import eventually
+
+ROOT = Path(__file__).resolve().parent.parent
+LEASE_MS = 1000
+JOBS = 1000
+
+
+def start_worker(url: str, prefix: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.crash_worker", url, prefix, str(LEASE_MS)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+async def test_sigkilled_worker_loses_no_job(redis: Redis, redis_url: str, prefix: str) -> None:
+    queue = Queue(redis, "crash", prefix=prefix,
+                  options=QueueOptions(lease_ms=LEASE_MS, keep_completed=-1))
+    ids = [e.id for e in await queue.add_bulk(JobSpec("work", i) for i in range(JOBS))]
+
+    first = start_worker(redis_url, prefix)
+
+    async def some_done() -> bool:
+        return (await queue.counts()).completed >= 200
+
+    await eventually(some_done, timeout=30)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at = time.monotonic()
+    orphans = [j.id for j in await queue.jobs(JobState.ACTIVE, 0, -1)]
+    tokens = {i: (await redis.hget(queue.keys.job(i), "tok")) for i in orphans}
+    assert orphans, "the kill should land while jobs are in flight"
+
+    second = start_worker(redis_url, prefix)
+    try:
+        async def orphans_reclaimed() -> bool:
+            for job_id in orphans:
+                job = await queue.get_job(job_id)
+                if job is None or job.stalls < 1:
+                    return False
+            return True
+
+        await eventually(orphans_reclaimed, timeout=30, interval=0.05)
+        reclaim_s = time.monotonic() - killed_at
+
+        async def all_completed() -> bool:
+            return (await queue.counts()).completed == JOBS
+
+        await eventually(all_completed, timeout=60)
+        assert await asyncio.to_thread(second.wait, 30) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+
+    # The lease expires at most one lease after the kill and the reaper runs every half
+    # lease; allow the new process's start-up on top of that, within 2 leases.
+    assert reclaim_s <= 2 * LEASE_MS / 1000 + 1.0, reclaim_s
+    execs = await redis.mget([f"{prefix}:exec:{i}" for i in ids])
+    assert all(e is not None and int(e) >= 1 for e in execs), "a job never ran"
+    duplicates = sum(int(e) - 1 for e in execs if e is not None)
+    assert duplicates <= len(orphans)
+    counts = await queue.counts()
+    assert (counts.active, counts.waiting, counts.failed) == (0, 0, 0)
+
+    # A stale worker's ack after the reclaim is rejected by the fencing token.
+    stale = orphans[0]
+    token = tokens[stale]
+    assert token is not None
+    rejected = await leases.finish(
+        queue, now_ms(), [leases.Outcome(stale, token.decode(), "f", "late ack")])
+    assert rejected == [stale]
+    job = await queue.get_job(stale)
+    assert job is not None and job.state is JobState.COMPLETED and job.error != "late ack"
