@@ -149,16 +149,26 @@ class Queue:
         calls = []
         for start in range(0, len(rows), ADD_BATCH):
             chunk = rows[start : start + ADD_BATCH]
-            args: list[Any] = [self.keys.job_prefix, self.keys.wait_prefix, now, len(chunk)]
+            args: list[Any] = [self.keys.job_prefix, self.keys.wait_prefix, now, 0, "",
+                               len(chunk)]
             for row in chunk:
                 args.extend(row)
             calls.append(("add", self._add_keys(), args))
         replies = await self.scripts.run(calls)
-        out: list[Enqueued] = []
-        for reply in replies:
-            for i in range(0, len(reply), 2):
-                out.append(Enqueued(reply[i].decode(), bool(reply[i + 1])))
-        return out
+        return _enqueued(replies)
+
+    async def add_once(self, guard: str, ttl_s: int, owner: str,
+                       spec: JobSpec) -> Enqueued | None:
+        """Add ``spec`` only if the claim key ``guard`` (a suffix under this queue's keys)
+        is not taken yet; the claim and the add are one atomic step.
+
+        Returns ``None`` when another caller claimed it first. Cron ticks use this so that
+        several supervisors enqueue each tick exactly once.
+        """
+        row = self._encode(spec)
+        args = [self.keys.job_prefix, self.keys.wait_prefix, now_ms(), ttl_s, owner, 1, *row]
+        reply = await self.scripts.call("add", [*self._add_keys(), self.keys.key(guard)], args)
+        return _enqueued([reply])[0] if reply else None
 
     def _add_keys(self) -> list[str]:
         k = self.keys
@@ -341,6 +351,14 @@ class Queue:
         if code < 0:
             raise JobActiveError(f"job {job_id} is active; stop or wait for it first")
         return code == 1
+
+
+def _enqueued(replies: list[Any]) -> list[Enqueued]:
+    out: list[Enqueued] = []
+    for reply in replies:
+        for i in range(0, len(reply), 2):
+            out.append(Enqueued(reply[i].decode(), bool(reply[i + 1])))
+    return out
 
 
 def counts_from_reply(reply: list[int]) -> QueueCounts:

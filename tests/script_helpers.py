@@ -37,7 +37,7 @@ class Row:
 async def add(q: Queue, now: int, *rows: Row) -> list[tuple[str, int]]:
     """Run ``add``; returns (id, created) per row."""
     k = q.keys
-    args: list[Any] = [k.job_prefix, k.wait_prefix, now, len(rows)]
+    args: list[Any] = [k.job_prefix, k.wait_prefix, now, 0, "", len(rows)]
     for r in rows:
         args += [r.id, r.name, r.data, r.prio, r.delay, r.opts]
     reply = await q.scripts.call("add", [k.id_counter, k.priorities, k.delayed, k.notify], args)

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from engine import leases
 from engine.connection import make_client
 from engine.leases import Outcome
-from engine.queue import Queue
+from engine.queue import JobSpec, Queue
 from tests.conftest import QueueFactory
 from tests.script_helpers import (
     T0,
@@ -1007,3 +1007,15 @@ async def test_reap_racing_finish_leaves_one_consistent_outcome(
     for job_id in waiting:
         assert (await text_fields(redis, q.keys.job(job_id)))["stl"] == "1"
     assert await redis.zcard(q.keys.active) == 0
+
+
+async def test_add_with_guard_claims_once(make_queue: QueueFactory, redis: Redis) -> None:
+    q = make_queue()
+    spec = JobSpec("tick", {"n": 1}, job_id="cron:every:100")
+    first = await q.add_once("cron:every:100", 60, "sup-a", spec)
+    second = await q.add_once("cron:every:100", 60, "sup-b", spec)
+    assert first is not None and first.created and first.id == "cron:every:100"
+    assert second is None
+    assert await redis.get(q.keys.key("cron:every:100")) == b"sup-a"
+    assert 0 < await redis.ttl(q.keys.key("cron:every:100")) <= 60
+    assert (await q.counts()).waiting == 1
