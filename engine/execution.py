@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import traceback as tb_module
 from typing import Any
 
 from engine.context import JobContext
 from engine.errors import JobTimeoutError, MalformedJobError, UnknownJobTypeError
 from engine.leases import Leased, Outcome, OutcomeKind
+from engine.logs import queue_logger
 from engine.options import Backoff
 from engine.queue import Queue, now_ms
 from engine.registry import Registry
-
-log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2000
 """Longest error message stored on a job."""
@@ -35,7 +33,7 @@ async def run_job(queue: Queue, registry: Registry, job: Leased, ctx: JobContext
         value = _encode_result(result)
     except MalformedJobError as exc:
         # Retrying cannot fix bad bytes: fail at once, raw payload kept on the job.
-        log.error("job %s (%s): %s", job.id, queue.name, exc)
+        queue_logger(queue.name).error("job %s (%s): %s", job.id, job.name, exc)
         return _outcome(job, "f", exc, started, wait_ms)
     except Exception as exc:
         return _failure(queue, job, exc, started, wait_ms)
@@ -76,8 +74,9 @@ async def _call(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) 
         return await asyncio.wait_for(asyncio.to_thread(handler, ctx), timeout)
     except TimeoutError as exc:
         if not registry.is_async(job.name):
-            log.warning("job %s: sync handler still running after its %ss timeout; its thread "
-                        "is leaked until it returns", job.id, timeout)
+            queue_logger(queue.name).warning(
+                "job %s: sync handler still running after its %ss timeout; its thread is "
+                "leaked until it returns", job.id, timeout)
         raise JobTimeoutError(f"job exceeded its timeout of {timeout}s") from exc
 
 
@@ -87,11 +86,12 @@ def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: i
         backoff = (Backoff.from_json(job.options["backoff"]) if "backoff" in job.options
                    else queue.options.backoff)
         delay = backoff.delay_for(job.attempts_made)
-        log.warning("job %s (%s) attempt %d/%d failed: %s; retrying in %d ms",
-                    job.id, job.name, job.attempts_made, attempts, _describe(exc), delay)
+        queue_logger(queue.name).warning(
+            "job %s (%s) attempt %d/%d failed: %s; retrying in %d ms",
+            job.id, job.name, job.attempts_made, attempts, _describe(exc), delay)
         return _outcome(job, "r", exc, started, wait_ms, delay)
-    log.error("job %s (%s) failed after %d attempt(s): %s",
-              job.id, job.name, job.attempts_made, _describe(exc))
+    queue_logger(queue.name).error("job %s (%s) failed after %d attempt(s): %s",
+                                   job.id, job.name, job.attempts_made, _describe(exc))
     return _outcome(job, "f", exc, started, wait_ms)
 
 

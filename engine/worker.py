@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import socket
 import uuid
@@ -25,10 +24,9 @@ from engine import leases
 from engine.context import JobContext
 from engine.execution import run_job
 from engine.leases import Leased, Outcome
+from engine.logs import queue_logger
 from engine.queue import Queue, now_ms
 from engine.registry import Registry
-
-log = logging.getLogger(__name__)
 
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 """Errors that mean "Redis is unreachable right now": back off and try again."""
@@ -92,6 +90,7 @@ class Worker:
         self.worker_id = worker_id or make_worker_id(queue.name)
         self.grace_s = grace_s
         self.stats = WorkerStats()
+        self.log = queue_logger(queue.name)
         self._running: dict[str, tuple[asyncio.Task[Outcome | None], JobContext]] = {}
         self._outbox: list[Outcome] = []
         self._updates: list[_Update] = []
@@ -176,7 +175,7 @@ class Worker:
     def _count_rejected(self, rejected: list[bytes]) -> None:
         for job_id in rejected:
             self.stats.lease_lost += 1
-            log.warning("job %s: outcome rejected, the lease was lost (job was reclaimed)",
+            self.log.warning("job %s: outcome rejected, the lease was lost (job was reclaimed)",
                         job_id.decode())
 
     async def _idle(self, result: leases.FetchResult | None) -> None:
@@ -214,7 +213,7 @@ class Worker:
 
     async def _redis_down(self, exc: BaseException) -> None:
         self._backoff_s = min(5.0, max(0.5, self._backoff_s * 2))
-        log.error("worker %s: Redis unavailable (%s); retrying in %.1fs",
+        self.log.error("worker %s: Redis unavailable (%s); retrying in %.1fs",
                   self.worker_id, type(exc).__name__, self._backoff_s)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._backoff_s)
@@ -267,14 +266,14 @@ class Worker:
             try:
                 lost = await leases.renew(self.queue, now_ms(), held)
             except REDIS_ERRORS as exc:
-                log.warning("worker %s: lease renewal failed (%s)", self.worker_id,
+                self.log.warning("worker %s: lease renewal failed (%s)", self.worker_id,
                             type(exc).__name__)
                 continue
             for job_id in lost:
                 entry = self._running.get(job_id)
                 if entry is not None and not entry[1].lease_lost:
                     entry[1].lease_lost = True
-                    log.warning("job %s: lease lost; its outcome will be discarded", job_id)
+                    self.log.warning("job %s: lease lost; its outcome will be discarded", job_id)
 
     async def _shutdown(self, renewer: asyncio.Task[None]) -> None:
         """Let running jobs finish within the grace period; give the rest back."""
@@ -307,9 +306,9 @@ class Worker:
             await self._exchange()
             if leftover:
                 self.stats.released += await leases.release(self.queue, leftover)
-                log.info("worker %s: gave %d unfinished job(s) back to the queue",
+                self.log.info("worker %s: gave %d unfinished job(s) back to the queue",
                          self.worker_id, len(leftover))
         except REDIS_ERRORS as exc:
             # The leases expire and the reaper requeues these jobs: nothing is lost.
-            log.error("worker %s: could not flush on stop (%s); the reaper will recover "
+            self.log.error("worker %s: could not flush on stop (%s); the reaper will recover "
                       "%d job(s)", self.worker_id, type(exc).__name__, len(leftover))

@@ -127,7 +127,7 @@ async def test_worker_survives_redis_outage_and_resumes(
         return len(seen) >= count
 
     await eventually(lambda: got(1))
-    with caplog.at_level(logging.ERROR, logger="engine.worker"):
+    with caplog.at_level(logging.ERROR, logger="justo.queue.outage"):
         own_server.stop()
         await eventually(lambda: _has(caplog, "Redis unavailable"), timeout=20)
         await asyncio.sleep(1.5)  # stay down across a few backoff steps

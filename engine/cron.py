@@ -1,0 +1,83 @@
+"""Recurring job definitions and their ticks (croniter, explicit time zone).
+
+Five-field expressions are classic cron (minute first). Six fields add seconds **first**,
+as in Bull/BullMQ's cron-parser: ``*/5 * * * * *`` is every five seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from engine.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CronJob:
+    """A job enqueued on a schedule.
+
+    Args:
+        name: the schedule's name (unique; part of each tick's job id).
+        queue: the queue the job goes to.
+        job: the job name (selects the handler).
+        cron: 5-field cron, or 6 fields with seconds first.
+        data: the job data (JSON).
+    """
+
+    name: str
+    queue: str
+    job: str
+    cron: str
+    data: Any = field(default=None, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or ":" in self.name:
+            raise ConfigError(f"recurring job name must be non-empty without ':': {self.name!r}")
+        fields = len(self.cron.split())
+        if fields not in (5, 6) or not croniter.is_valid(self.cron,
+                                                         second_at_beginning=fields == 6):
+            raise ConfigError(f"recurring job {self.name!r}: invalid cron {self.cron!r}")
+
+    @property
+    def has_seconds(self) -> bool:
+        """Whether the expression has a seconds field."""
+        return len(self.cron.split()) == 6
+
+    def _iter(self, at: float, zone: ZoneInfo) -> croniter:
+        return croniter(self.cron, datetime.fromtimestamp(at, zone),
+                        second_at_beginning=self.has_seconds)
+
+    def next_tick(self, after: float, zone: ZoneInfo) -> float:
+        """The first tick strictly after ``after`` (epoch seconds)."""
+        return float(self._iter(after, zone).get_next(float))
+
+    def prev_tick(self, at: float, zone: ZoneInfo) -> float:
+        """The latest tick at or before ``at`` (epoch seconds)."""
+        if self.next_tick(at - 1e-3, zone) <= at:
+            return self.next_tick(at - 1e-3, zone)
+        return float(self._iter(at, zone).get_prev(float))
+
+    def period_s(self, zone: ZoneInfo, at: float) -> float:
+        """Seconds between the two ticks after ``at`` (for claim TTLs)."""
+        first = self.next_tick(at, zone)
+        return self.next_tick(first, zone) - first
+
+    def job_id(self, tick: float) -> str:
+        """The deterministic id of the job for one tick."""
+        return f"cron:{self.name}:{int(tick)}"
+
+
+JUSTO_RECURRING: tuple[CronJob, ...] = (
+    CronJob("sync-apis", "sync", "full-sync", "0 */6 * * *", {"type": "full-sync"}),
+    CronJob("weekly-reports", "reports", "generate-scheduled-reports", "0 23 * * 0",
+            {"type": "weekly-reports"}),
+    CronJob("cache-cleanup", "cache-cleanup", "cleanup-expired-cache", "0 2 * * *",
+            {"type": "daily-cleanup"}),
+    CronJob("ai-cache-cleanup", "cache-cleanup", "cleanup-ai-cache", "0 3 * * *",
+            {"type": "ai-cache-cleanup"}),
+)
+"""The original's four recurring jobs (``lib/queues.ts``), in America/Sao_Paulo time."""
