@@ -66,10 +66,13 @@ class EmbeddedRedis:
         self.adopted = False
         """True when a server left running by an earlier (killed) run was reused."""
 
+    SOCKET_NAME = "redis.sock"
+    """File name of the unix socket inside the data directory."""
+
     @property
     def socket_path(self) -> Path:
         """The unix socket the server listens on."""
-        return self.data_dir / "redis.sock"
+        return self.data_dir / self.SOCKET_NAME
 
     @property
     def url(self) -> str:

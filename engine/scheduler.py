@@ -116,6 +116,14 @@ class CronScheduler:
         for job, last in zip(self.jobs, replies[2::3], strict=True):
             self._last[job.name] = float(last) if last else None
 
+    async def register(self) -> None:
+        """``start`` plus each schedule's next tick recorded (what ``setup-recurring``
+        does; enqueues nothing)."""
+        await self.start()
+        now = await self.clock()
+        for job in self.jobs:
+            await self._record_next(job, now)
+
     async def run(self) -> None:
         """Fire ticks until ``stop()``; Redis errors are logged and retried."""
         started = False

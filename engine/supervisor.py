@@ -1,61 +1,222 @@
-"""One process runs every queue's workers and the stalled-job reaper."""
+"""One process runs everything: every queue's workers, the cron scheduler, the reaper, a
+heartbeat and the log stream.
+
+Parts never take each other down: a worker that dies of a bug is restarted with backoff,
+and every loop rides out Redis outages on its own (logging once per backoff step).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
+import socket
+import time
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
 from engine.config import QueueConfig
+from engine.cron import CronJob
+from engine.logs import LogStreamSink
 from engine.queue import Queue
 from engine.reaper import Reaper
 from engine.registry import Registry
+from engine.scheduler import CronScheduler
 from engine.scripts import Scripts
-from engine.worker import Worker
+from engine.worker import REDIS_ERRORS, Worker
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("justo.supervisor")
+
+HEARTBEAT_S = 5.0
+"""Seconds between heartbeats; the heartbeat key lives three times as long."""
+
+RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Waits before restarting a worker that crashed, growing with consecutive crashes."""
+
+
+def supervisors_key(prefix: str) -> str:
+    """Zset of supervisor ids scored by their last heartbeat (epoch s)."""
+    return f"{prefix}:supervisors"
+
+
+def heartbeat_key(prefix: str, supervisor_id: str) -> str:
+    """The heartbeat of one supervisor (JSON, with a TTL)."""
+    return f"{prefix}:supervisor:{supervisor_id}"
+
+
+def log_stream_key(prefix: str) -> str:
+    """The capped stream of supervisor log lines the console tails."""
+    return f"{prefix}:logs"
+
+
+@dataclass(frozen=True)
+class SupervisorInfo:
+    """A live supervisor, as its heartbeat describes it."""
+
+    id: str
+    host: str
+    pid: int
+    started: float
+    beat: float
+    queues: dict[str, int]
+    in_flight: dict[str, list[str]]
+    completed: dict[str, int]
+    failed: dict[str, int]
 
 
 class Supervisor:
-    """Runs a worker pool per queue plus the reaper, until asked to stop.
+    """Runs a worker pool per queue, the scheduler, the reaper and the heartbeat.
 
     Args:
         redis: the client every part shares.
         queues: the queues to run.
         registry: handlers by job name (shared by all queues).
         prefix: the key prefix.
+        recurring: recurring jobs for the cron scheduler (none: no scheduler).
+        scheduler_options: ``zone`` and ``misfire_grace_s`` for the scheduler.
         grace_s: how long running jobs may finish on stop.
+        log_sink: where to send log lines for the console (optional).
     """
 
     def __init__(self, redis: Redis, queues: Sequence[QueueConfig], registry: Registry, *,
-                 prefix: str, grace_s: float = 25.0) -> None:
+                 prefix: str, recurring: Sequence[CronJob] = (),
+                 scheduler_options: dict[str, Any] | None = None, grace_s: float = 25.0,
+                 log_sink: LogStreamSink | None = None) -> None:
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.redis = redis
+        self.prefix = prefix
+        self.registry = registry
+        self.grace_s = grace_s
+        self.started = time.time()
+        self.configs = {c.name: c for c in queues}
         scripts = Scripts(redis)
         self.queues = {c.name: Queue(redis, c.name, prefix=prefix, options=c.options,
                                      scripts=scripts) for c in queues}
-        self.workers = [Worker(self.queues[c.name], registry, concurrency=c.concurrency,
-                               grace_s=grace_s) for c in queues]
+        self.workers = {c.name: self._new_worker(c.name) for c in queues}
         self.reaper = Reaper(list(self.queues.values()))
+        self.scheduler = (CronScheduler(redis, self.queues, recurring, prefix=prefix,
+                                        owner=self.id, **(scheduler_options or {}))
+                          if recurring else None)
+        self.log_sink = log_sink
         self._stop = asyncio.Event()
+        self._fast = False
+
+    def _new_worker(self, queue: str) -> Worker:
+        config = self.configs[queue]
+        return Worker(self.queues[queue], self.registry, concurrency=config.concurrency,
+                      grace_s=self.grace_s,
+                      worker_id=f"{self.id}:{queue}")
 
     def request_stop(self, *, fast: bool = False) -> None:
-        """Stop fetching; with ``fast`` the grace period is cut to zero."""
+        """Stop fetching; running jobs get the grace period (none with ``fast``)."""
+        self._fast = self._fast or fast
         self._stop.set()
-        for worker in self.workers:
-            worker.stop(fast=fast)
+        for worker in self.workers.values():
+            worker.stop(fast=self._fast)
         self.reaper.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
 
     async def run(self) -> None:
-        """Run until ``request_stop``; returns once every worker has stopped."""
-        tasks = [asyncio.create_task(w.run(), name=w.worker_id) for w in self.workers]
+        """Run until ``request_stop``; returns once every part has stopped."""
+        tasks = [asyncio.create_task(self._supervise(name), name=f"worker:{name}")
+                 for name in self.workers]
         tasks.append(asyncio.create_task(self.reaper.run(), name="reaper"))
-        log.info("supervisor running %d queue(s): %s", len(self.queues),
-                 ", ".join(f"{w.queue.name}×{w.concurrency}" for w in self.workers))
+        if self.scheduler is not None:
+            tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
+        beat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+        sink = (asyncio.create_task(self.log_sink.run(self.redis), name="log-sink")
+                if self.log_sink else None)
+        log.info("supervisor %s running: %s", self.id,
+                 ", ".join(f"{n}×{c.concurrency}" for n, c in self.configs.items()))
         await self._stop.wait()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for task, result in zip(tasks, results, strict=True):
-            if isinstance(result, BaseException) and not isinstance(result,
-                                                                    asyncio.CancelledError):
-                log.error("%s ended with %r", task.get_name(), result)
-        log.info("supervisor stopped")
+        await asyncio.gather(*tasks, return_exceptions=True)
+        beat.cancel()
+        await asyncio.gather(beat, return_exceptions=True)
+        await self._remove_heartbeat()
+        log.info("supervisor %s stopped", self.id)
+        if sink is not None and self.log_sink is not None:
+            self.log_sink.stop()
+            await asyncio.gather(sink, return_exceptions=True)
+
+    async def _supervise(self, name: str) -> None:
+        """Run one queue's worker; restart it with backoff if it dies of a bug."""
+        crashes = 0
+        while not self._stop.is_set():
+            worker = self.workers[name]
+            try:
+                await worker.run()
+                crashes = 0
+            except Exception:
+                log.exception("worker for queue %s crashed; restarting", name)
+                delay = RESTART_BACKOFF_S[min(crashes, len(RESTART_BACKOFF_S) - 1)]
+                crashes += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+            if not self._stop.is_set():
+                self.workers[name] = self._new_worker(name)
+
+    # ------------------------------------------------------------ heartbeat
+
+    def heartbeat(self) -> dict[str, Any]:
+        """What this supervisor publishes about itself."""
+        return {
+            "id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
+            "started": self.started, "beat": time.time(),
+            "queues": {n: c.concurrency for n, c in self.configs.items()},
+            "in_flight": {n: w.in_flight for n, w in self.workers.items()},
+            "completed": {n: w.stats.completed for n, w in self.workers.items()},
+            "failed": {n: w.stats.failed for n, w in self.workers.items()},
+        }
+
+    async def beat_once(self) -> None:
+        """Publish the heartbeat now."""
+        data = self.heartbeat()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(heartbeat_key(self.prefix, self.id), json.dumps(data), ex=int(HEARTBEAT_S * 3))
+        pipe.zadd(supervisors_key(self.prefix), {self.id: data["beat"]})
+        await pipe.execute()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self.beat_once()
+            except REDIS_ERRORS as exc:
+                log.warning("heartbeat failed: Redis unavailable (%s)", type(exc).__name__)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _remove_heartbeat(self) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(heartbeat_key(self.prefix, self.id))
+        pipe.zrem(supervisors_key(self.prefix), self.id)
+        with contextlib.suppress(*REDIS_ERRORS):
+            await pipe.execute()
+
+
+async def read_supervisors(redis: Redis, prefix: str) -> list[SupervisorInfo]:
+    """Live supervisors (their heartbeat key still exists), oldest first. Entries whose
+    heartbeat expired are dropped from the index."""
+    r: Any = redis
+    ids = [i.decode() for i in await r.zrange(supervisors_key(prefix), 0, -1)]
+    if not ids:
+        return []
+    raws = await r.mget([heartbeat_key(prefix, i) for i in ids])
+    dead = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+    if dead:
+        await r.zrem(supervisors_key(prefix), *dead)
+    infos = []
+    for raw in raws:
+        if raw is None:
+            continue
+        data = json.loads(raw)
+        infos.append(SupervisorInfo(
+            data["id"], data["host"], int(data["pid"]), float(data["started"]),
+            float(data["beat"]), dict(data["queues"]), dict(data["in_flight"]),
+            dict(data.get("completed", {})), dict(data.get("failed", {}))))
+    return sorted(infos, key=lambda info: info.started)
