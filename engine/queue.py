@@ -243,6 +243,9 @@ class Queue:
         for prio in prios:
             pipe.llen(self.keys.wait(prio))
         lengths = await pipe.execute()
+        total = sum(lengths)
+        # Negative positions count from the end, as in LRANGE.
+        start, stop = (start + total if start < 0 else start), (stop + total if stop < 0 else stop)
         # Map the [start, stop] window over the concatenated lists, lowest priority first.
         offset = 0
         for prio, length in zip(prios, lengths, strict=True):

@@ -204,3 +204,10 @@ async def test_job_record_keeps_error_and_traceback(make_queue: QueueFactory) ->
     assert job.state is JobState.FAILED and job.error == "Boom: no"
     assert job.finished_ms is not None
     assert json.loads(job.raw_data) == 0
+
+
+async def test_jobs_accepts_negative_positions_like_lrange(make_queue: QueueFactory) -> None:
+    q = make_queue()
+    await q.add_bulk([JobSpec("n", i) for i in range(5)] + [JobSpec("n", 9, priority=0)])
+    assert [j.data for j in await q.jobs("waiting", 0, -1)] == [9, 0, 1, 2, 3, 4]
+    assert [j.data for j in await q.jobs("waiting", -2, -1)] == [3, 4]
