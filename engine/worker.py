@@ -31,6 +31,9 @@ from engine.registry import Registry
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 """Errors that mean "Redis is unreachable right now": back off and try again."""
 
+MAX_BACKOFF_S = 2.5
+"""Longest wait between reconnection attempts while Redis is unreachable."""
+
 MAX_BLOCK_S = 5.0
 """Longest an idle worker blocks in one call; keeps the blocking socket under its timeout."""
 
@@ -212,7 +215,8 @@ class Worker:
         return counts.waiting == 0 and counts.delayed == 0 and counts.active == 0
 
     async def _redis_down(self, exc: BaseException) -> None:
-        self._backoff_s = min(5.0, max(0.5, self._backoff_s * 2))
+        # Capped well under 5 s so work resumes within 5 s of Redis coming back.
+        self._backoff_s = min(MAX_BACKOFF_S, max(0.5, self._backoff_s * 2))
         self.log.error("worker %s: Redis unavailable (%s); retrying in %.1fs",
                   self.worker_id, type(exc).__name__, self._backoff_s)
         with contextlib.suppress(asyncio.TimeoutError):

@@ -40,7 +40,16 @@ async def sleepy(ctx: JobContext) -> str:
     return "slept"
 
 
+async def gated(ctx: JobContext) -> str:
+    """Waits until the test pushes a token to ``<prefix>:gate:<data["gate"]>``, then counts
+    its run: lets a test decide exactly when a job finishes."""
+    await _redis().blpop([f"{os.environ['JUSTO_PREFIX']}:gate:{ctx.data['gate']}"], timeout=0)
+    await _record(ctx)
+    return "opened"
+
+
 def register(registry: Registry) -> None:
     """Add this module's handlers."""
     registry.add("tick", tick)
     registry.add("sleepy", sleepy)
+    registry.add("gated", gated)

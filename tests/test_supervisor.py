@@ -40,8 +40,10 @@ async def test_sigterm_finishes_running_jobs_and_returns_the_rest(
     env = cli_env(redis_url, prefix, tmp_path / "data")
     config = write_config(tmp_path / "justo.toml", grace=2.0)
     queue = ops_queue(redis, prefix)
-    long_jobs = await queue.add_bulk([JobSpec("sleepy", {"s": 6}) for _ in range(2)])
-    short_jobs = await queue.add_bulk([JobSpec("sleepy", {"s": 0.8}) for _ in range(2)])
+    # Gated jobs finish only when the test opens their gate, so what runs when the signal
+    # lands does not depend on timing.
+    long_jobs = await queue.add_bulk([JobSpec("gated", {"gate": "long"}) for _ in range(2)])
+    short_jobs = await queue.add_bulk([JobSpec("gated", {"gate": "short"}) for _ in range(2)])
     later = await queue.add_bulk([JobSpec("sleepy", {"s": 0.1}) for _ in range(6)])
     output = tmp_path / "out.log"
     proc = start_supervisor(env, config, output)
@@ -52,6 +54,7 @@ async def test_sigterm_finishes_running_jobs_and_returns_the_rest(
         await eventually(four_running, timeout=20)
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
+        await redis.rpush(f"{prefix}:gate:short", "go", "go")
         code = await asyncio.to_thread(proc.wait, 15)
         elapsed = time.monotonic() - signalled
     finally:
@@ -67,6 +70,7 @@ async def test_sigterm_finishes_running_jobs_and_returns_the_rest(
     assert not any(j.id in done for j in later)
 
     # After a restart every job runs, none twice.
+    await redis.rpush(f"{prefix}:gate:long", "go", "go")
     proc = start_supervisor(env, config, output)
     try:
         async def all_done() -> bool:
@@ -146,7 +150,7 @@ async def test_supervisor_survives_redis_down_for_ten_seconds(
         code = await asyncio.to_thread(proc.wait, 15)
         await redis.aclose()
     assert code == 0
-    assert {j.id for j in before + after} <= set((await _counts(own_redis, prefix)))
+    assert {j.id for j in before + after} <= set(await _counts(own_redis, prefix))
     log = output.read_text()
     assert "Redis unavailable" in log
     assert "Traceback" not in log
