@@ -1,8 +1,8 @@
 """A read-only snapshot of every queue, Redis and the supervisors, for the CLI and console.
 
 One pipelined round trip per snapshot: per queue the ``counts`` script and the last hour's
-per-minute metric hashes (O(queues × minutes), never O(jobs)), plus ``INFO``. Supervisor
-heartbeats are one more small read.
+per-minute metric hashes (O(queues × minutes), never O(jobs)), then ``INFO``, ``TIME``, the
+supervisors' heartbeats and the new lines of the log stream.
 """
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from engine.logs import read_log_stream
 from engine.metrics import QueueMetrics, aggregate
 from engine.queue import Queue, QueueCounts, counts_from_reply
 from engine.scripts import SCRIPT_NAMES, sha, source
-from engine.supervisor import SupervisorInfo, read_supervisors
+from engine.supervisor import SupervisorInfo, live_supervisors, log_stream_key, supervisors_key
 
 WINDOW_MINUTES = 60
 """Minutes of metrics in a snapshot."""
+
+LOG_BATCH = 200
+"""Most log lines one snapshot carries."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,10 @@ class EngineSnapshot:
     queues: tuple[QueueStats, ...]
     redis: RedisStats
     supervisors: tuple[SupervisorInfo, ...] = field(default_factory=tuple)
+    logs: tuple[dict[str, str], ...] = field(default_factory=tuple)
+    """Log lines newer than the ``logs_after`` id given to ``collect``, oldest first."""
+    last_log_id: str = ""
+    """Stream id of the newest log line seen (pass it as ``logs_after`` next time)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``stats --json`` shape)."""
@@ -85,20 +93,26 @@ def _queue_json(q: QueueStats) -> dict[str, Any]:
     }
 
 
-async def collect(redis: Redis, queues: Sequence[Queue], *,
+async def collect(redis: Redis, queues: Sequence[Queue], *, logs_after: str | None = None,
                   now_s: float | None = None) -> EngineSnapshot:
-    """Take one snapshot of ``queues`` (one pipelined round trip plus the heartbeats)."""
+    """Take one snapshot of ``queues`` in one pipelined round trip.
+
+    Args:
+        logs_after: a log stream id; lines after it are included (``None``: no lines,
+            ``"$"``-like ``""``: the last ``LOG_BATCH`` lines).
+    """
     now = time.time() if now_s is None else now_s
-    minute = int(now // 60)
+    prefix = queues[0].keys.prefix if queues else "justo"
     try:
-        replies = await _read(redis, queues, minute)
+        replies = await _read(redis, queues, int(now // 60), prefix, logs_after)
     except NoScriptError:
         pipe = redis.pipeline(transaction=False)
         for name in SCRIPT_NAMES:
             pipe.script_load(source(name))
         await pipe.execute()
-        replies = await _read(redis, queues, minute)
-    supervisors = await read_supervisors(redis, queues[0].keys.prefix) if queues else []
+        replies = await _read(redis, queues, int(now // 60), prefix, logs_after)
+    info, (seconds, micros), beats, log_entries = replies[-4:]
+    supervisors = live_supervisors(beats, seconds + micros / 1e6)
     per_queue = 1 + WINDOW_MINUTES
     stats = []
     for i, queue in enumerate(queues):
@@ -106,11 +120,14 @@ async def collect(redis: Redis, queues: Sequence[Queue], *,
         workers = sum(s.queues.get(queue.name, 0) for s in supervisors)
         stats.append(QueueStats(queue.name, counts_from_reply(chunk[0]),
                                 aggregate(chunk[1:], WINDOW_MINUTES), workers))
-    info = replies[-1]
-    return EngineSnapshot(now, tuple(stats), redis_stats(info), tuple(supervisors))
+    entries = list(reversed(log_entries)) if logs_after == "" else list(log_entries or [])
+    last_id = entries[-1][0].decode() if entries else (logs_after or "")
+    return EngineSnapshot(now, tuple(stats), redis_stats(info), tuple(supervisors),
+                          tuple(read_log_stream(entries)), last_id)
 
 
-async def _read(redis: Redis, queues: Sequence[Queue], minute: int) -> list[Any]:
+async def _read(redis: Redis, queues: Sequence[Queue], minute: int, prefix: str,
+                logs_after: str | None) -> list[Any]:
     pipe = redis.pipeline(transaction=False)
     for queue in queues:
         k = queue.keys
@@ -119,7 +136,18 @@ async def _read(redis: Redis, queues: Sequence[Queue], minute: int) -> list[Any]
         for m in range(minute - WINDOW_MINUTES + 1, minute + 1):
             pipe.hgetall(k.metrics(m))
     pipe.info()
-    return list(await pipe.execute())
+    pipe.time()
+    pipe.hgetall(supervisors_key(prefix))
+    if logs_after == "":
+        pipe.xrevrange(log_stream_key(prefix), count=LOG_BATCH)
+    elif logs_after is not None:
+        pipe.xrange(log_stream_key(prefix), min=f"({logs_after}", count=LOG_BATCH)
+    else:
+        pipe.echo("")  # keeps the reply layout fixed
+    replies = list(await pipe.execute())
+    if logs_after is None:
+        replies[-1] = []
+    return replies
 
 
 def redis_stats(info: dict[str, Any]) -> RedisStats:

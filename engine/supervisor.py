@@ -34,20 +34,22 @@ from engine.worker import REDIS_ERRORS, Worker
 log = logging.getLogger("justo.supervisor")
 
 HEARTBEAT_S = 5.0
-"""Seconds between heartbeats; the heartbeat key lives three times as long."""
+"""Seconds between heartbeats."""
+
+ALIVE_S = 3 * HEARTBEAT_S
+"""A supervisor whose last heartbeat is older than this (by Redis time) is gone."""
+
+FORGET_S = 3600.0
+"""Heartbeats older than this are deleted by readers."""
 
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Waits before restarting a worker that crashed, growing with consecutive crashes."""
 
 
 def supervisors_key(prefix: str) -> str:
-    """Zset of supervisor ids scored by their last heartbeat (epoch s)."""
+    """Hash of supervisor id → heartbeat JSON; ``beat`` is Redis ``TIME``, so readers on
+    other machines judge liveness by the same clock."""
     return f"{prefix}:supervisors"
-
-
-def heartbeat_key(prefix: str, supervisor_id: str) -> str:
-    """The heartbeat of one supervisor (JSON, with a TTL)."""
-    return f"{prefix}:supervisor:{supervisor_id}"
 
 
 def log_stream_key(prefix: str) -> str:
@@ -130,6 +132,8 @@ class Supervisor:
         tasks.append(asyncio.create_task(self.reaper.run(), name="reaper"))
         if self.scheduler is not None:
             tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
+        with contextlib.suppress(*REDIS_ERRORS):
+            await forget_dead_supervisors(self.redis, self.prefix)
         beat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
         sink = (asyncio.create_task(self.log_sink.run(self.redis), name="log-sink")
                 if self.log_sink else None)
@@ -177,11 +181,10 @@ class Supervisor:
 
     async def beat_once(self) -> None:
         """Publish the heartbeat now."""
-        data = self.heartbeat()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(heartbeat_key(self.prefix, self.id), json.dumps(data), ex=int(HEARTBEAT_S * 3))
-        pipe.zadd(supervisors_key(self.prefix), {self.id: data["beat"]})
-        await pipe.execute()
+        r: Any = self.redis
+        seconds, micros = await r.time()
+        data = self.heartbeat() | {"beat": seconds + micros / 1e6}
+        await r.hset(supervisors_key(self.prefix), self.id, json.dumps(data))
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -192,31 +195,44 @@ class Supervisor:
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _remove_heartbeat(self) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(heartbeat_key(self.prefix, self.id))
-        pipe.zrem(supervisors_key(self.prefix), self.id)
+        r: Any = self.redis
         with contextlib.suppress(*REDIS_ERRORS):
-            await pipe.execute()
+            await r.hdel(supervisors_key(self.prefix), self.id)
 
 
 async def read_supervisors(redis: Redis, prefix: str) -> list[SupervisorInfo]:
-    """Live supervisors (their heartbeat key still exists), oldest first. Entries whose
-    heartbeat expired are dropped from the index."""
-    r: Any = redis
-    ids = [i.decode() for i in await r.zrange(supervisors_key(prefix), 0, -1)]
-    if not ids:
-        return []
-    raws = await r.mget([heartbeat_key(prefix, i) for i in ids])
-    dead = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
-    if dead:
-        await r.zrem(supervisors_key(prefix), *dead)
+    """Live supervisors, oldest first (one round trip)."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.time()
+    pipe.hgetall(supervisors_key(prefix))
+    (seconds, micros), raw = await pipe.execute()
+    return live_supervisors(raw, seconds + micros / 1e6)
+
+
+def live_supervisors(raw: dict[bytes, bytes], now: float) -> list[SupervisorInfo]:
+    """Parse a heartbeat hash, keeping those that beat within ``ALIVE_S`` of ``now``."""
     infos = []
-    for raw in raws:
-        if raw is None:
-            continue
-        data = json.loads(raw)
-        infos.append(SupervisorInfo(
-            data["id"], data["host"], int(data["pid"]), float(data["started"]),
-            float(data["beat"]), dict(data["queues"]), dict(data["in_flight"]),
-            dict(data.get("completed", {})), dict(data.get("failed", {}))))
+    for value in raw.values():
+        try:
+            data = json.loads(value)
+            info = SupervisorInfo(
+                str(data["id"]), str(data["host"]), int(data["pid"]), float(data["started"]),
+                float(data["beat"]), dict(data["queues"]), dict(data["in_flight"]),
+                dict(data.get("completed", {})), dict(data.get("failed", {})))
+        except (ValueError, KeyError, TypeError):
+            continue  # a malformed heartbeat is ignored, not fatal to readers
+        if now - info.beat <= ALIVE_S:
+            infos.append(info)
     return sorted(infos, key=lambda info: info.started)
+
+
+async def forget_dead_supervisors(redis: Redis, prefix: str) -> int:
+    """Delete heartbeats older than ``FORGET_S``; returns how many."""
+    r: Any = redis
+    seconds, micros = await r.time()
+    now = seconds + micros / 1e6
+    raw = await r.hgetall(supervisors_key(prefix))
+    dead = [k for k, v in raw.items() if now - float(json.loads(v).get("beat", 0)) > FORGET_S]
+    if dead:
+        await r.hdel(supervisors_key(prefix), *dead)
+    return len(dead)

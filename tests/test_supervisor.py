@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from engine import JobSpec, JobState, Queue, QueueOptions
 from engine.connection import make_client
 from engine.embedded import EmbeddedRedis, find_redis_server
+from engine.supervisor import read_supervisors
 from tests.conftest import eventually
 from tests.supervisor_helpers import cli_env, start_supervisor, write_config
 
@@ -172,7 +173,7 @@ async def test_three_supervisors_enqueue_each_second_tick_exactly_once(
     procs = [start_supervisor(env, config, tmp_path / f"out{i}.log") for i in range(3)]
     try:
         async def all_beating() -> bool:
-            return await redis.zcard(f"{prefix}:supervisors") == 3
+            return len(await read_supervisors(redis, prefix)) == 3
 
         await eventually(all_beating, timeout=30)
         start = int(time.time()) + 1
