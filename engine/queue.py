@@ -313,10 +313,7 @@ class Queue:
     ) -> int:
         """Delete completed or failed jobs that finished more than ``older_than`` seconds
         ago, oldest first, at most ``limit`` (all when ``None``). Returns how many."""
-        state = JobState(state)
-        if state not in (JobState.COMPLETED, JobState.FAILED):
-            raise InvalidJobError(f"clean works on completed or failed jobs, not {state.value}")
-        key = self.keys.completed if state is JobState.COMPLETED else self.keys.failed
+        key = self._finished_key(JobState(state))
         cutoff = now_ms() - int(older_than * 1000)
         removed = 0
         while limit is None or removed < limit:
@@ -327,6 +324,19 @@ class Queue:
             if done < batch:
                 break
         return removed
+
+    async def count_finished(self, state: Literal["completed", "failed"] | JobState,
+                             older_than: float = 0.0) -> int:
+        """How many completed or failed jobs finished more than ``older_than`` seconds ago
+        (what ``clean`` with the same arguments would delete, without a limit)."""
+        key = self._finished_key(JobState(state))
+        cutoff = now_ms() - int(older_than * 1000)
+        return int(await self.redis.zcount(key, "-inf", cutoff))
+
+    def _finished_key(self, state: JobState) -> str:
+        if state not in (JobState.COMPLETED, JobState.FAILED):
+            raise InvalidJobError(f"clean works on completed or failed jobs, not {state.value}")
+        return self.keys.completed if state is JobState.COMPLETED else self.keys.failed
 
     async def drain(self) -> int:
         """Delete every waiting and delayed job (active ones run on). Returns how many."""

@@ -1,8 +1,9 @@
 """``justo-console``: the command line.
 
-With no subcommand it runs the supervisor (every queue's workers, the cron scheduler and
-the reaper). Until the Textual console lands, ``justo-console`` and ``--headless`` both run
-it in the foreground; ``start``/``stop``/``status`` run it as a daemon.
+With no subcommand it opens the Textual console with the supervisor (every queue's
+workers, the cron scheduler and the reaper) running in the same process; ``--monitor``
+only watches; ``--headless`` runs the supervisor with no screen; ``start``/``stop``/
+``status`` run it as a daemon.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 
 from engine.cli import jobs, queues, report, run
-from engine.cli.common import CliState, err
+from engine.cli.common import CliState
 
 app = typer.Typer(
     help="JustoAI background jobs: supervisor, queue controls and the operations console.",
@@ -65,6 +66,9 @@ def main_command(
     embedded: Annotated[bool, typer.Option(
         "--embedded", help="Use the embedded redis-server even if one answers on "
         "localhost:6379 (ignored when a Redis URL is configured).")] = False,
+    monitor: Annotated[bool, typer.Option(
+        "--monitor", help="Open the console without running workers: watch a Redis whose "
+        "supervisor runs elsewhere.")] = False,
     pidfile: Annotated[Path | None, typer.Option("--pidfile", hidden=True)] = None,
 ) -> None:
     """Run the supervisor, or a subcommand."""
@@ -72,11 +76,16 @@ def main_command(
                        imports=tuple(imports or ()))
     if ctx.invoked_subcommand is not None:
         return
-    if not headless:
-        err.print("the Textual console is not built yet; running headless")
     use_demo = nothing_configured() and not redis_url if demo is None else demo
-    code = run.run_foreground(ctx.obj, demo=use_demo, allow_eviction=allow_eviction,
-                              embedded=embedded, pidfile=pidfile)
+    if headless:
+        code = run.run_foreground(ctx.obj, demo=use_demo, allow_eviction=allow_eviction,
+                                  embedded=embedded, pidfile=pidfile)
+    else:
+        # The one place the engine reaches into the console, lazily (see README).
+        from console.launch import run_console
+
+        code = run_console(ctx.obj.env(), ctx.obj.settings(), demo=use_demo and not monitor,
+                           allow_eviction=allow_eviction, embedded=embedded, monitor=monitor)
     raise typer.Exit(code)
 
 

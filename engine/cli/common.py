@@ -22,6 +22,7 @@ from engine.embedded import EmbeddedRedis, socket_answers
 from engine.errors import ConfigError, EngineError, RedisUnavailableError
 from engine.queue import Queue
 from engine.settings import Settings, load_settings
+from engine.units import parse_duration as parse_seconds
 
 T = TypeVar("T")
 
@@ -134,14 +135,10 @@ def parse_json(text: str, what: str = "--data") -> Any:
 
 def parse_duration(text: str) -> float:
     """``90``, ``90s``, ``15m``, ``1h``, ``7d`` → seconds; exits 2 on anything else."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    raw = text.strip().lower()
-    try:
-        if raw and raw[-1] in units:
-            return float(raw[:-1]) * units[raw[-1]]
-        return float(raw)
-    except ValueError:
+    seconds = parse_seconds(text)
+    if seconds is None:
         fail(f"invalid duration {text!r} (use e.g. 30s, 15m, 1h, 7d)")
+    return seconds
 
 
 def print_json(data: Any) -> None:

@@ -1,0 +1,17 @@
+"""Parsing human units shared by the CLI and the console."""
+
+from __future__ import annotations
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+"""Suffixes accepted by ``parse_duration``."""
+
+
+def parse_duration(text: str) -> float | None:
+    """``90``, ``90s``, ``15m``, ``1h``, ``7d`` → seconds; ``None`` when invalid or negative."""
+    raw = text.strip().lower()
+    multiplier = DURATION_UNITS.get(raw[-1:], 0)
+    try:
+        value = float(raw[:-1]) * multiplier if multiplier else float(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
