@@ -56,6 +56,7 @@ class JustoConsole(App[int]):
         refresh_s: seconds between refreshes; ``None`` polls once at start only (tests).
         supervisor: run this supervisor inside the app (``None``: monitor only).
         mode_label: a short description for the header (e.g. "embedded Redis · supervisor").
+        clock: the time source (tests freeze it).
     """
 
     CSS_PATH = "app.tcss"
@@ -72,8 +73,10 @@ class JustoConsole(App[int]):
     stale_since: reactive[float | None] = reactive(None)
 
     def __init__(self, source: ConsoleSource, *, refresh_s: float | None = 1.0,
-                 supervisor: SupervisorHandle | None = None, mode_label: str = "") -> None:
+                 supervisor: SupervisorHandle | None = None, mode_label: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
+        self.clock = clock
         self.source = source
         self.refresh_s = refresh_s
         self.supervisor = supervisor
@@ -114,7 +117,7 @@ class JustoConsole(App[int]):
 
     def _mark_stale(self, exc: BaseException) -> None:
         if self.stale_since is None:
-            self.stale_since = time.time()
+            self.stale_since = self.clock()
             self.notify(f"cannot refresh: {type(exc).__name__}; showing the last data and "
                         "retrying", title="Redis unreachable", severity="error", timeout=8)
             log.warning("console refresh failed: %s", type(exc).__name__)

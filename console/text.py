@@ -94,6 +94,18 @@ def clock(epoch: float | None, *, with_date: bool = False) -> str:
                                                   else "%H:%M:%S")
 
 
+def zoned_clock(epoch: float | None, zone: str) -> str:
+    """Date and time of an epoch in the IANA time zone ``zone`` (local if unknown)."""
+    if not epoch:
+        return "-"
+    try:
+        from zoneinfo import ZoneInfo
+
+        return datetime.fromtimestamp(epoch, ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M")
+    except (KeyError, ValueError):
+        return clock(epoch, with_date=True)
+
+
 def ms_clock(epoch_ms: int | None) -> str:
     """Date and time of an epoch in milliseconds."""
     return clock(epoch_ms / 1000, with_date=True) if epoch_ms else "-"

@@ -39,7 +39,7 @@ class CronsScreen(Screen[None]):
         return self.app
 
     def on_mount(self) -> None:
-        self.sub_title = "recurring jobs (times in this machine's zone; crons run in theirs)"
+        self.sub_title = "recurring jobs (ticks shown in each cron's own time zone)"
         table = self.query_one(DataTable)
         table.add_columns("name", "queue", "job", "cron", "last tick", "outcome",
                           "last job", "job state", "next tick")
@@ -65,8 +65,8 @@ class CronsScreen(Screen[None]):
             state = job.state.value if job is not None else ("gone" if row.last_job_id else "-")
             table.add_row(*(Text(fmt.literal(v)) for v in (
                 row.name, row.queue, row.job, row.cron,
-                fmt.clock(row.last_tick, with_date=True), outcome, row.last_job_id or "-",
-                state, fmt.clock(row.next_tick, with_date=True))), key=row.name)
+                fmt.zoned_clock(row.last_tick, row.timezone), outcome, row.last_job_id or "-",
+                state, fmt.zoned_clock(row.next_tick, row.timezone))), key=row.name)
         if self.rows:
             table.move_cursor(row=min(max(keep, 0), len(self.rows) - 1))
 
