@@ -54,7 +54,8 @@ class FakeSource:
         shapes = {
             "sync": (QueueCounts(42, 5, 7, 100, self.failed["sync"], False),
                      _metrics(_wave(12, 5, 1), 0.021, 2300, 180), 5),
-            "reports": (QueueCounts(0, 0, 0, 100, 0, True), _metrics(_wave(1, 1, 2), 0, 8400, 40), 3),
+            "reports": (QueueCounts(0, 0, 0, 100, 0, True),
+                        _metrics(_wave(1, 1, 2), 0, 8400, 40), 3),
             "cache-cleanup": (QueueCounts(0, 0, 0, 48, 0, False),
                               _metrics(_wave(0, 1, 3), 0, 410, 12), 1),
             "document-processing": (QueueCounts(1_250_000, 2, 0, 100, 1, False),
