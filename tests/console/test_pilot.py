@@ -1,0 +1,214 @@
+"""Driving the console with Textual's Pilot against the test Redis: every binding that
+changes state, checked in Redis, and every cancelled dialog changing nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from textual.widgets import Input
+
+from console.app import JustoConsole
+from console.screens.clean import CleanModal
+from console.screens.confirm import ConfirmModal
+from console.screens.dashboard import DashboardScreen
+from console.screens.job_detail import JobDetailScreen
+from console.screens.jobs import JobsScreen
+from console.source import RedisSource
+from engine import JobSpec, JobState, Queue, leases
+from engine.config import QueueConfig
+from engine.embedded import EmbeddedRedis, find_redis_server
+from engine.queue import now_ms
+from engine.settings import Settings
+
+SIZE = (130, 42)
+
+
+def settings_for(prefix: str, tmp_path: Path) -> Settings:
+    return Settings(queues=(QueueConfig("sync", 1), QueueConfig("mail", 1)), recurring=(),
+                    prefix=prefix, data_dir=tmp_path)
+
+
+@pytest.fixture
+async def app(redis: Redis, prefix: str, tmp_path: Path) -> AsyncIterator[JustoConsole]:
+    yield JustoConsole(RedisSource(redis, settings_for(prefix, tmp_path)), refresh_s=None)
+
+
+async def finish_jobs(queue: Queue, n: int, kind: leases.OutcomeKind) -> list[str]:
+    await queue.add_bulk(JobSpec("x", i, attempts=1) for i in range(n))
+    fetched = await leases.fetch(queue, now_ms(), n, "w")
+    await leases.finish(queue, now_ms(), [leases.Outcome(j.id, j.token, kind, "Boom")
+                                          for j in fetched.jobs])
+    return [j.id for j in fetched.jobs]
+
+
+async def settle(app: JustoConsole) -> None:
+    await app.workers.wait_for_complete()
+    await app.poll_once()
+
+
+async def test_p_and_r_pause_and_resume_the_selected_queue(
+    app: JustoConsole, redis: Redis, prefix: str
+) -> None:
+    sync = Queue(redis, "sync", prefix=prefix)
+    mail = Queue(redis, "mail", prefix=prefix)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await settle(app)
+        assert await sync.is_paused() and not await mail.is_paused()
+        await pilot.press("down", "p")
+        await settle(app)
+        assert await mail.is_paused()
+        await pilot.press("r")
+        await settle(app)
+        assert not await mail.is_paused() and await sync.is_paused()
+
+
+async def test_shift_p_and_shift_r_act_on_all_queues(
+    app: JustoConsole, redis: Redis, prefix: str
+) -> None:
+    queues = [Queue(redis, n, prefix=prefix) for n in ("sync", "mail")]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("P")
+        await settle(app)
+        assert [await q.is_paused() for q in queues] == [True, True]
+        await pilot.press("R")
+        await settle(app)
+        assert [await q.is_paused() for q in queues] == [False, False]
+
+
+async def test_t_retries_failed_after_confirm_and_cancel_changes_nothing(
+    app: JustoConsole, redis: Redis, prefix: str
+) -> None:
+    sync = Queue(redis, "sync", prefix=prefix)
+    await finish_jobs(sync, 4, "f")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.poll_once()
+        await pilot.press("t")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, ConfirmModal) and "4 failed job(s)" in modal.message
+        await pilot.press("n")
+        await settle(app)
+        assert (await sync.counts()).failed == 4
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.press("enter")  # the focus is on Cancel: enter must not confirm
+        await settle(app)
+        assert (await sync.counts()).failed == 4
+        await pilot.press("t", "y")
+        await settle(app)
+        counts = await sync.counts()
+        assert (counts.failed, counts.waiting) == (0, 4)
+
+
+async def test_c_cleans_what_the_dialog_counted_and_escape_changes_nothing(
+    app: JustoConsole, redis: Redis, prefix: str
+) -> None:
+    sync = Queue(redis, "sync", prefix=prefix)
+    await finish_jobs(sync, 3, "c")
+    await finish_jobs(sync, 2, "f")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.poll_once()
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CleanModal)
+        await pilot.press("escape")
+        await settle(app)
+        assert (await sync.counts()).completed == 3
+        await pilot.press("c")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, CleanModal)
+        modal.query_one("#age", Input).value = "0s"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert modal.count == 3
+        await pilot.click("#confirm")
+        await settle(app)
+        counts = await sync.counts()
+        assert (counts.completed, counts.failed) == (0, 2)
+        await pilot.press("c")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, CleanModal)
+        await pilot.click("#failed")
+        modal.query_one("#age", Input).value = "0s"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert modal.count == 2
+        await pilot.click("#confirm")
+        await settle(app)
+        assert (await sync.counts()).failed == 0
+
+
+async def test_d_removes_a_job_after_confirm_only(
+    app: JustoConsole, redis: Redis, prefix: str
+) -> None:
+    sync = Queue(redis, "sync", prefix=prefix)
+    first = await sync.add("x", 1)
+    await sync.add("x", 2)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.poll_once()
+        await pilot.press("enter")
+        await settle(app)
+        assert isinstance(app.screen, JobsScreen)
+        await pilot.press("d", "n")
+        await settle(app)
+        assert await sync.get_job(first.id) is not None
+        await pilot.press("d", "y")
+        await settle(app)
+        assert await sync.get_job(first.id) is None
+        assert (await sync.counts()).waiting == 1
+
+
+async def test_r_in_job_detail_retries_a_failed_job(
+    app: JustoConsole, redis: Redis, prefix: str
+) -> None:
+    sync = Queue(redis, "sync", prefix=prefix)
+    [job_id] = await finish_jobs(sync, 1, "f")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.poll_once()
+        await pilot.press("enter")
+        await settle(app)
+        await pilot.press("tab", "tab", "tab")  # waiting → active → delayed → failed
+        await settle(app)
+        await pilot.press("enter")
+        await settle(app)
+        assert isinstance(app.screen, JobDetailScreen) and app.screen.job_id == job_id
+        await pilot.press("r")
+        await settle(app)
+        job = await sync.get_job(job_id)
+        assert job is not None and job.state is JobState.WAITING
+
+
+async def test_redis_outage_shows_stale_marker_and_recovers(
+    prefix: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from engine.connection import make_client
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("down"), appendonly=True,
+                           binary=find_redis_server(prefer="path"))
+    server.start()
+    client = make_client(server.url)
+    app = JustoConsole(RedisSource(client, settings_for(prefix, tmp_path)), refresh_s=None)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.poll_once()
+            assert app.snapshot is not None and app.stale_since is None
+            server.stop()
+            await app.poll_once()
+            await pilot.pause()
+            assert app.stale_since is not None
+            banner = app.screen.query_one("#stale")
+            assert banner.display and "Redis unreachable" in str(banner.render())
+            assert isinstance(app.screen, DashboardScreen)  # still running, old data shown
+            server.start()
+            await app.poll_once()
+            await pilot.pause()
+            assert app.stale_since is None and not banner.display
+    finally:
+        server.stop()
+        await client.aclose()
