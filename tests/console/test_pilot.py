@@ -212,3 +212,35 @@ async def test_redis_outage_shows_stale_marker_and_recovers(
     finally:
         server.stop()
         await client.aclose()
+
+
+async def test_command_palette_runs_actions_by_name(
+    app: JustoConsole, redis: Redis, prefix: str
+) -> None:
+    sync = Queue(redis, "sync", prefix=prefix)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.poll_once()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Pause all")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(app)
+        await pilot.pause()
+        await settle(app)
+        assert await sync.is_paused()
+
+
+async def test_slash_filters_queues_and_escape_clears(app: JustoConsole) -> None:
+    from console.widgets import QueueTable
+
+    async with app.run_test(size=SIZE) as pilot:
+        await app.poll_once()
+        table = app.screen.query_one(QueueTable)
+        assert table.row_count == 2
+        await pilot.press("slash", *"mail", "enter")
+        await pilot.pause()
+        assert table.row_count == 1 and table.selected_queue == "mail"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.row_count == 2
