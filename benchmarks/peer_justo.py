@@ -26,11 +26,17 @@ from pathlib import Path
 
 
 def _ensure_engine_importable() -> None:
-    """Put the project root on ``sys.path`` when the engine is not installed."""
+    """Put the project root on ``sys.path``: ``JUSTO_ROOT`` first when set (e.g. an exported
+    commit, so edits in the work tree cannot change a running benchmark), else only when
+    the engine is not installed."""
+    pinned = os.environ.get("JUSTO_ROOT")
+    if pinned:
+        sys.path.insert(0, pinned)
+        return
     try:
         import engine  # noqa: F401
     except ImportError:
-        root = os.environ.get("JUSTO_ROOT") or str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parent.parent)
         if not (Path(root) / "engine").is_dir():
             root = "/work/main"
         sys.path.insert(0, root)
@@ -63,9 +69,11 @@ def version() -> str:
     from importlib.metadata import version as dist_version
 
     try:
-        return dist_version(DIST)
+        found = dist_version(DIST)
     except PackageNotFoundError:
-        return "source tree"
+        found = "source tree"
+    pinned = os.environ.get("JUSTO_ROOT")
+    return f"{found} (engine from {pinned})" if pinned else found
 
 
 def enqueue(n: int, mode: str = "single", gap: float = 0.0, lat: bool = False) -> float:

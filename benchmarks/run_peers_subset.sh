@@ -7,7 +7,16 @@
 #
 # Expects a throw-away Redis on 127.0.0.1:${BENCH_REDIS_PORT:-6399}: run_peers.py FLUSHALLs it.
 # rq's fork-per-job worker (~50 jobs/s) is left out (--configs) to fit the time budget.
+#
+# JUSTO_REV=<commit> pins the engine: that commit's engine/ is exported to /tmp/justo-<commit>
+# and imported from there (JUSTO_ROOT), so edits in the work tree during the run change nothing.
 set -euo pipefail
+if [ -n "${JUSTO_REV:-}" ]; then
+  JUSTO_ROOT="/tmp/justo-$JUSTO_REV"
+  rm -rf "$JUSTO_ROOT" && mkdir -p "$JUSTO_ROOT"
+  git -C "${JUSTO_REPO:-/work/main}" archive "$JUSTO_REV" engine | tar -x -C "$JUSTO_ROOT"
+  export JUSTO_ROOT
+fi
 cd "${1:-/tmp/peerbench}"
 PY=.venv/bin/python
 PEERS=${PEERS:-justo,dramatiq,huey,saq,rq,taskiq_list,bullmq_node}

@@ -105,7 +105,7 @@ def cost(a: Snapshot, b: Snapshot, n: int) -> dict[str, Any]:
     return {
         "commands_per_job": total / n,
         "evalsha_per_job": evals / n,
-        "top_level_commands_per_job": (b.commands_processed - a.commands_processed - 1) / n,
+        "commands_processed_per_job": (b.commands_processed - a.commands_processed - 1) / n,
         "reads_per_job": (b.reads - a.reads - 1) / n,
         "net_in_bytes_per_job": (b.net_in - a.net_in) / n,
         "redis_cpu_us_per_job": (b.cpu_s - a.cpu_s) * 1e6 / n,
@@ -320,7 +320,7 @@ async def run(url: str, jobs: int, concurrency: int, lat_n: int, lat_gap: float,
         "worker_cpu_us_per_job": proc.cpu_s * 1e6 / jobs,
         "redis_commands_per_job": pc["commands_per_job"],
         "redis_evalsha_per_job": pc["evalsha_per_job"],
-        "redis_top_level_commands_per_job": pc["top_level_commands_per_job"],
+        "redis_total_commands_processed_per_job": pc["commands_processed_per_job"],
         "round_trips_per_job": pc["reads_per_job"],
         "worker_round_trips_per_job": proc.round_trips / jobs,
         "redis_cpu_us_per_job": pc["redis_cpu_us_per_job"],
@@ -338,7 +338,7 @@ async def run(url: str, jobs: int, concurrency: int, lat_n: int, lat_gap: float,
         "notes": {
             "redis_commands_per_job": "INFO commandstats calls during processing / N: "
             "EVALSHA calls plus every command run inside the scripts; benchmark INFO excluded",
-            "redis_top_level_commands_per_job": "total_commands_processed delta / N "
+            "redis_total_commands_processed_per_job": "total_commands_processed delta / N "
             "(as Redis counts it: on 7.x this also includes commands run inside scripts)",
             "round_trips_per_job": "server total_reads_processed delta during processing / N",
             "worker_round_trips_per_job": "Worker.stats.round_trips / N (fetch+finish exchanges)",

@@ -1,0 +1,1 @@
+"""The JustoAI jobs: court-data sync, cache cleanup, reports, documents, notifications."""
