@@ -13,8 +13,7 @@ from console.source import RedisSource
 from engine.connection import RedisRuntime, check_redis, make_client, redact_url
 from engine.errors import ConfigError, EngineError
 from engine.logs import setup_logging
-from engine.registry import Registry
-from engine.service import build_registry, run_until_stopped, start_supervisor
+from engine.service import run_until_stopped, start_supervisor, validate_modules
 from engine.settings import Settings
 from engine.supervisor import Supervisor
 
@@ -24,11 +23,11 @@ log = logging.getLogger("justo")
 class InProcessSupervisor:
     """The supervisor, run inside the console's event loop with its own Redis client."""
 
-    def __init__(self, url: str, settings: Settings, registry: Registry, *, demo: bool,
+    def __init__(self, url: str, settings: Settings, env: Mapping[str, str], *, demo: bool,
                  allow_eviction: bool) -> None:
         self.url = url
         self.settings = settings
-        self.registry = registry
+        self.env = env
         self.demo = demo
         self.allow_eviction = allow_eviction
         self.supervisor: Supervisor | None = None
@@ -38,11 +37,12 @@ class InProcessSupervisor:
         """Check Redis, start the supervisor and run it until ``request_stop``."""
         redis = make_client(self.url)
         try:
-            self.supervisor = await start_supervisor(redis, self.settings, self.registry,
-                                                     allow_eviction=self.allow_eviction)
+            self.supervisor, jobs = await start_supervisor(
+                redis, self.settings, self.env, demo=self.demo,
+                allow_eviction=self.allow_eviction)
             if self._stop_asked is not None:
                 self.supervisor.request_stop(fast=self._stop_asked)
-            await run_until_stopped(self.supervisor, demo=self.demo)
+            await run_until_stopped(self.supervisor, jobs, demo=self.demo)
         except EngineError as exc:
             log.error("supervisor could not start: %s", exc)
             raise
@@ -76,8 +76,8 @@ def run_console(env: Mapping[str, str], settings: Settings, *, demo: bool, allow
         asyncio.run(_precheck(url, settings.prefix, allow_eviction or monitor))
         supervisor = None
         if not monitor:
-            registry = build_registry(settings, demo=demo)
-            supervisor = InProcessSupervisor(url, settings, registry, demo=demo,
+            validate_modules(settings)
+            supervisor = InProcessSupervisor(url, settings, env, demo=demo,
                                              allow_eviction=allow_eviction)
         where = "embedded Redis" if runtime.embedded else redact_url(url)
         mode = "monitor" if monitor else "supervisor" + (" + demo feed" if demo else "")

@@ -51,13 +51,21 @@ def _make_handler(rng: random.Random, shortest: float, longest: float):  # type:
     return handle
 
 
+SYNC_EVERY = 40
+"""With a demo workspace, every this many demo jobs a real ``manual-sync`` of it is
+enqueued (against the sandbox provider), so the console shows real sync work."""
+
+
 async def produce(queues: Mapping[str, Queue], rate_per_s: float = 4.0,
-                  rng: random.Random | None = None) -> None:
+                  rng: random.Random | None = None, sync_workspace_id: str | None = None
+                  ) -> None:
     """Enqueue a steady mix of demo jobs until cancelled."""
     rng = rng or random.Random()
     names = [q for q in DEMO_JOBS if q in queues]
     counter = 0
     while True:
+        if sync_workspace_id and "sync" in queues and counter % SYNC_EVERY == 0:
+            await _enqueue_sync(queues["sync"], sync_workspace_id)
         queue = queues[rng.choice(names)]
         job_name = DEMO_JOBS[queue.name][0]
         counter += 1
@@ -68,3 +76,11 @@ async def produce(queues: Mapping[str, Queue], rate_per_s: float = 4.0,
         except Exception as exc:  # keep producing through Redis blips
             log.warning("demo producer: enqueue failed (%s)", type(exc).__name__)
         await asyncio.sleep(rng.expovariate(rate_per_s))
+
+
+async def _enqueue_sync(queue: Queue, workspace_id: str) -> None:
+    try:
+        await queue.add("manual-sync", {"workspaceId": workspace_id, "type": "manual-sync",
+                                        "forceUpdate": True, "demo": True}, priority=5)
+    except Exception as exc:  # keep producing through Redis blips
+        log.warning("demo producer: sync enqueue failed (%s)", type(exc).__name__)

@@ -11,13 +11,14 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from redis.asyncio import Redis
 
 from engine.connection import check_redis
 from engine.handlers import load_modules
+from engine.jobs.wiring import JustoJobs, setup_justo_jobs
 from engine.logs import LogStreamSink, secret_values
 from engine.registry import Registry
 from engine.scripts import Scripts
@@ -27,36 +28,54 @@ from engine.supervisor import Supervisor, log_stream_key
 log = logging.getLogger("justo")
 
 
-def build_registry(settings: Settings, *, demo: bool) -> Registry:
-    """The handlers: the JustoAI jobs, the demo jobs if asked, and operators' modules."""
+def validate_modules(settings: Settings) -> None:
+    """Import the operator's handler modules once, so a bad module is refused (exit 2)
+    before anything starts.
+
+    Raises:
+        ConfigError: a module cannot be imported or registers nothing.
+    """
+    load_modules(Registry(), settings.imports)
+
+
+async def build_registry(redis: Redis, settings: Settings, env: Mapping[str, str], *,
+                         demo: bool) -> tuple[Registry, JustoJobs]:
+    """The handlers: demo jobs (if asked), the JustoAI jobs, then operators' modules (which
+    may replace a built-in handler). Returns what the JustoAI jobs hold open."""
     registry = Registry()
     if demo:
         from engine.demo import register_demo_handlers
 
         register_demo_handlers(registry)
+    jobs = await setup_justo_jobs(registry, redis, settings, env, demo=demo)
     added = load_modules(registry, settings.imports)
     if added:
         log.info("loaded handlers: %s", ", ".join(added))
-    return registry
+    return registry, jobs
 
 
-async def start_supervisor(redis: Redis, settings: Settings, registry: Registry, *,
-                           allow_eviction: bool = False) -> Supervisor:
-    """Check Redis, load the scripts and build a supervisor (not yet running).
+async def start_supervisor(redis: Redis, settings: Settings, env: Mapping[str, str], *,
+                           demo: bool, allow_eviction: bool = False
+                           ) -> tuple[Supervisor, JustoJobs]:
+    """Check Redis, load the scripts, build the handlers and a supervisor (not yet
+    running). Close the returned ``JustoJobs`` when the supervisor has stopped.
 
     Raises:
         UnsafeRedisError: Redis may evict keys and that was not allowed.
         RedisUnavailableError: Redis cannot be reached.
+        SchemaOutdatedError: the configured database needs ``justo-console db upgrade``.
     """
     await check_redis(redis, prefix=settings.prefix, allow_eviction=allow_eviction)
     await Scripts(redis).load()
-    sink = LogStreamSink(log_stream_key(settings.prefix), secrets=secret_values(os.environ))
+    registry, jobs = await build_registry(redis, settings, env, demo=demo)
+    sink = LogStreamSink(log_stream_key(settings.prefix), secrets=secret_values(env))
     logging.getLogger().addHandler(sink)
-    return Supervisor(redis, settings.queues, registry, prefix=settings.prefix,
-                      recurring=settings.recurring, grace_s=settings.grace_s,
-                      scheduler_options={"zone": settings.zone,
-                                         "misfire_grace_s": settings.misfire_grace_s},
-                      log_sink=sink)
+    supervisor = Supervisor(redis, settings.queues, registry, prefix=settings.prefix,
+                            recurring=settings.recurring, grace_s=settings.grace_s,
+                            scheduler_options={"zone": settings.zone,
+                                               "misfire_grace_s": settings.misfire_grace_s},
+                            log_sink=sink)
+    return supervisor, jobs
 
 
 def install_signals(supervisor: Supervisor) -> None:
@@ -79,15 +98,18 @@ def install_signals(supervisor: Supervisor) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
-async def run_until_stopped(supervisor: Supervisor, *, demo: bool,
+async def run_until_stopped(supervisor: Supervisor, jobs: JustoJobs, *, demo: bool,
                             on_started: Callable[[], None] | None = None) -> None:
-    """Run the supervisor (and the demo feed) until it is asked to stop."""
+    """Run the supervisor (and the demo feed) until it is asked to stop, then close what
+    the jobs hold."""
     producer = None
     if demo:
         from engine.demo import produce
 
         log.info("demo feed on: enqueuing labelled demo-* jobs (use --no-demo to turn it off)")
-        producer = asyncio.create_task(produce(supervisor.queues), name="demo-producer")
+        producer = asyncio.create_task(
+            produce(supervisor.queues, sync_workspace_id=jobs.demo_workspace_id),
+            name="demo-producer")
     if on_started is not None:
         on_started()
     try:
@@ -97,6 +119,7 @@ async def run_until_stopped(supervisor: Supervisor, *, demo: bool,
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
+        await jobs.aclose()
 
 
 def write_pidfile(path: Path) -> Callable[[], None]:

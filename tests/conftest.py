@@ -22,6 +22,9 @@ from engine.embedded import EmbeddedRedis, find_redis_server
 from engine.options import QueueOptions
 from engine.queue import Queue
 
+# Database fixtures (SQLite and PostgreSQL, a schema per test) for every test directory.
+pytest_plugins = ["tests.db_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:

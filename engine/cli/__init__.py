@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import jobs, queues, report, run
+from engine.cli import db, jobs, queues, report, run
 from engine.cli.common import CliState
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(queues.app, name="queues")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(db.app, name="db")
 app.command()(run.start)
 app.command()(run.stop)
 app.command()(run.restart)

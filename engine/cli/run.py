@@ -21,12 +21,11 @@ from engine.cli.common import CliState, err, fail, out, run_async, state
 from engine.connection import RedisRuntime, make_client, redact_url
 from engine.errors import ConfigError, EngineError, RedisUnavailableError
 from engine.logs import setup_logging, worker_log_path
-from engine.registry import Registry
 from engine.service import (
-    build_registry,
     install_signals,
     run_until_stopped,
     start_supervisor,
+    validate_modules,
     write_pidfile,
 )
 from engine.settings import Settings
@@ -56,10 +55,10 @@ def run_foreground(cli: CliState, *, demo: bool, allow_eviction: bool, embedded:
                   env=cli.env())
     runtime = RedisRuntime(cli.env(), settings.data_dir, probe_localhost=not embedded)
     try:
-        registry = build_registry(settings, demo=demo)
+        validate_modules(settings)
         url = runtime.url()
         log.info("Redis: %s", redact_url(url))
-        asyncio.run(_serve(url, settings, registry, demo=demo, allow_eviction=allow_eviction,
+        asyncio.run(_serve(url, settings, cli.env(), demo=demo, allow_eviction=allow_eviction,
                            pidfile=pidfile))
     except ConfigError as exc:
         log.error("%s", exc)
@@ -72,17 +71,17 @@ def run_foreground(cli: CliState, *, demo: bool, allow_eviction: bool, embedded:
     return 0
 
 
-async def _serve(url: str, settings: Settings, registry: Registry, *, demo: bool,
+async def _serve(url: str, settings: Settings, env: dict[str, str], *, demo: bool,
                  allow_eviction: bool, pidfile: Path | None) -> None:
     redis = make_client(url)
     remove_pid = None
     try:
-        supervisor = await start_supervisor(redis, settings, registry,
-                                            allow_eviction=allow_eviction)
+        supervisor, jobs = await start_supervisor(redis, settings, env, demo=demo,
+                                                  allow_eviction=allow_eviction)
         install_signals(supervisor)
         if pidfile is not None:
             remove_pid = write_pidfile(pidfile)
-        await run_until_stopped(supervisor, demo=demo)
+        await run_until_stopped(supervisor, jobs, demo=demo)
     finally:
         if remove_pid is not None:
             remove_pid()

@@ -35,6 +35,7 @@ SCRIPT_NAMES = (
     "remove",
     "update_job",
     "counts",
+    "rate_limit",
 )
 """Every script shipped with the engine (file ``<name>.lua``)."""
 
