@@ -45,8 +45,11 @@ class Registry:
         return self._handlers.get(name)
 
     def is_async(self, name: str) -> bool:
-        """Whether the handler of ``name`` is a coroutine function."""
-        return inspect.iscoroutinefunction(self._handlers.get(name))
+        """Whether the handler of ``name`` is a coroutine function (or an object whose
+        ``__call__`` is one)."""
+        handler = self._handlers.get(name)
+        return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            getattr(handler, "__call__", None))  # noqa: B004 (an object's async __call__)
 
     def names(self) -> list[str]:
         """Registered job names, sorted."""

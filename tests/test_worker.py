@@ -342,3 +342,18 @@ async def test_idle_worker_wakes_on_enqueue_without_polling(make_queue: QueueFac
 
 async def _true_after(value: bool) -> bool:
     return value
+
+
+async def test_objects_with_async_call_run_on_the_loop(make_queue: QueueFactory) -> None:
+    q = make_queue()
+    registry = Registry()
+
+    class Handler:
+        async def __call__(self, ctx: JobContext) -> str:
+            return f"called {ctx.data}"
+
+    registry.add("obj", Handler())
+    added = await q.add("obj", 7)
+    await run_burst(q, registry)
+    job = await q.get_job(added.id)
+    assert job is not None and job.result == "called 7"
