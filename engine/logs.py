@@ -16,6 +16,7 @@ import logging
 import logging.handlers
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def setup_logging(*, log_dir: Path | None, queues: Iterable[str], level: int = l
         handler.close()
     root.setLevel(level)
     if stdout:
-        stream = logging.StreamHandler()
+        stream = logging.StreamHandler(sys.stdout)
         stream.setFormatter(formatter)
         root.addHandler(stream)
     if log_dir is None:

@@ -236,3 +236,17 @@ def test_help_for_every_command(tmp_path: Path) -> None:
     for command in commands:
         result = run_cli(env, *command, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_supervisor_refuses_an_outdated_configured_database(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    env = cli_env(redis_url, prefix, tmp_path / "data") | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}
+    refused = run_cli(env, "--headless", "--no-demo")
+    assert refused.returncode == 2
+    assert "run `justo-console db upgrade`" in refused.stdout
+    upgraded = run_cli(env, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = run_cli(env, "db", "current")
+    assert current.returncode == 0

@@ -252,3 +252,10 @@ async def test_own_http_client_is_closed() -> None:
     async with JuditClient(KEY) as client:
         assert client.base_url == "https://requests.prod.judit.io"
     assert client._transport.http.is_closed
+
+
+async def test_a_misconfigured_base_url_is_not_transient() -> None:
+    async with JuditClient(KEY, base_url="ftp://judit.test") as client:
+        with pytest.raises(ProviderError, match="bad URL") as caught:
+            await client.fetch(CNJ)
+    assert not isinstance(caught.value, TransientProviderError)

@@ -166,7 +166,8 @@ class CodiloClient:
 
         Raises:
             InvalidCnjError: before any request if ``cnj`` is invalid; or on HTTP 422.
-            ProviderAuthError: token refused, or 401/403 even with a fresh token.
+            ProviderAuthError: token request refused (any non-2xx but 408/429/5xx), or
+                401/403 even with a fresh token.
             LawsuitNotFoundError: 404, no court code for the CNJ, or an empty result.
             TransientProviderError: 429/5xx after retries, timeouts, a request that ended
                 in error or is still pending.
@@ -199,7 +200,7 @@ class CodiloClient:
                 "secret": self._client_secret}
         response = await self._transport.send("POST", self.auth_url, data=form,
                                               headers={"accept": "application/json"})
-        if response.status_code in (400, 401, 403):
+        if not 200 <= response.status_code < 300:
             raise ProviderAuthError(f"{self.name}: token request refused "
                                     f"(HTTP {response.status_code})")
         body = self._transport.json(response)

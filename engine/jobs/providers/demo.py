@@ -40,6 +40,8 @@ DEMO_EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 """Live movements are counted from here."""
 
 MAX_BODY = 1 << 20
+MAX_REQUESTS = 10_000
+"""Requests remembered (oldest forgotten first), so a long demo run stays small."""
 READ_TIMEOUT_S = 10.0
 
 _FIRST = ("Ana", "Bruno", "Carla", "Diego", "Elisa", "Fábio", "Gabriela", "Heitor", "Isabel",
@@ -196,6 +198,8 @@ class DemoServer:
         request_id = str(uuid.uuid4())
         now = self.clock()
         self.requests[request_id] = _Request(cnj, now)
+        while len(self.requests) > MAX_REQUESTS:
+            del self.requests[next(iter(self.requests))]
         return 201, {"request_id": request_id, "status": "pending", "origin": "api",
                      "search": {"search_type": "lawsuit_cnj", "search_key": cnj.formatted,
                                 "response_type": "lawsuit"},

@@ -180,8 +180,7 @@ class JuditClient:
             body = await self._get("/responses", {"request_id": request_id, "page": page,
                                                   "page_size": self.page_size})
             collected.extend(items(body.get("page_data")))
-            pages = body.get("all_pages_count")
-            if not isinstance(pages, int) or page >= pages:
+            if page >= int(digits(body.get("all_pages_count")) or 1):
                 break
             page += 1
         return collected

@@ -153,6 +153,9 @@ class Transport:
             raise TransientProviderError(self.redact(
                 f"{self.provider}: {method} {_path(url)} timed out ({type(exc).__name__})"
             )) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise ProviderError(self.redact(
+                f"{self.provider}: bad URL for {method} {_path(url)}: {exc}")) from exc
         except httpx.TransportError as exc:
             raise TransientProviderError(self.redact(
                 f"{self.provider}: {method} {_path(url)} failed: {type(exc).__name__}: {exc}"
@@ -198,7 +201,10 @@ class Transport:
 
 
 def _path(url: str) -> str:
-    return httpx.URL(url).path
+    try:
+        return httpx.URL(url).path
+    except httpx.InvalidURL:
+        return "(invalid URL)"
 
 
 def _error_detail(response: httpx.Response) -> str:
