@@ -27,9 +27,16 @@ What is measured:
   150-650 ms apart so they land at different points of the 1 s refresh timer. Pilot's own
   ``press`` is not used: it waits at least 40 ms for the CPU to go idle, which would be
   counted as latency. The source is a ``RedisSource`` subclass that only timestamps its
-  calls, to split the latency into the action (pause/resume) and the snapshot after it.
-  Headless Textual does not paint, so "on screen" here means the widget holds the new
-  value; a real terminal paints it on the next compositor frame (at most 1/60 s later).
+  calls, to split the latency into the action (pause/resume) and the snapshot after it;
+  ``cpu_ms`` is the CPU this process used meanwhile (much less than the latency means the
+  process waited for a CPU, i.e. other load on the machine), ``gc_ms`` the time Python's
+  garbage collector ran meanwhile (``gc.callbacks``).
+  After a change the cell is watched every 5 ms until the next press: ``reverted_checks``
+  counts reads of the old state again (a stale snapshot overwriting a newer one).
+  Headless Textual does not write to a terminal, so "on screen" (``key_to_screen_ms``)
+  means the widget holds the new value; ``key_to_painted_ms`` goes on to the end of the
+  next screen update the compositor computes (the strips a terminal would be sent; only
+  the write itself is missing).
 * **idle CPU** — ``justo-console --monitor --redis-url unix://...`` (no workers) in a
   detached ``tmux`` session of 130x42 on a private tmux socket, with ``JUSTO_PREFIX`` set;
   once its screen shows the queues it settles ``--settle-s`` seconds, then its CPU time
@@ -38,6 +45,9 @@ What is measured:
   window are reported too, and the number of refreshes Redis saw (``counts`` script calls /
   queues) shows that the console really polled at 1 Hz.
 
+Each phase records the machine's 1-minute load average before and after: other processes
+on the machine disturb the timings and the CPU figures.
+
 It prints one JSON object (without ``--json``, an indented summary of the same data).
 """
 
@@ -45,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -55,7 +66,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -304,7 +315,14 @@ class Press:
     action_end_ms: float | None = None
     snapshot_start_ms: float | None = None
     snapshot_end_ms: float | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    painted_ms: float | None = None
+    """The first screen update computed after the cell changed."""
+    gc_ms: float = 0.0
+    """Garbage collection between the key event and the paint."""
+    cpu_ms: float | None = None
+    """CPU time this process used from the key event until the cell changed."""
+    reverted: int = 0
+    """Checks after the change that read the old state again."""
 
 
 async def wait_for_cell(table: QueueTable, queue: str, want: str, timeout_s: float) -> float | None:
@@ -331,18 +349,88 @@ def press_breakdown(source: TimedSource, t0: float, key: str, shown_s: float | N
     return press
 
 
+def time_renders(app: JustoConsole) -> list[float]:
+    """Record when the screen's compositor finishes each screen update (the strips a
+    terminal would get); returns the list it appends ``perf_counter`` times to."""
+    renders: list[float] = []
+    compositor = app.screen._compositor
+    render_update = compositor.render_update
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        update = render_update(*args, **kwargs)
+        renders.append(time.perf_counter())
+        return update
+
+    setattr(compositor, "render_update", timed)  # noqa: B010
+    return renders
+
+
+class GcPauses:
+    """Python's garbage collections while active: (start, end, generation) per run."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[float, float, int]] = []
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.runs.append((self._start, time.perf_counter(), int(info["generation"])))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def within(self, start: float, end: float) -> float:
+        """Milliseconds of collection between ``start`` and ``end``."""
+        return sum(max(0.0, min(b, end) - max(a, start)) for a, b, _ in self.runs) * 1000
+
+    def summary(self) -> dict[str, Any]:
+        """Collections and the longest pause, per generation."""
+        out: dict[str, Any] = {}
+        for gen in (0, 1, 2):
+            pauses = [(b - a) * 1000 for a, b, g in self.runs if g == gen]
+            out[f"gen{gen}"] = {"runs": len(pauses),
+                                "max_ms": round(max(pauses), 1) if pauses else 0.0}
+        return out
+
+
 async def run_presses(app: JustoConsole, source: TimedSource, table: QueueTable, queue: str,
-                      presses: int) -> list[Press]:
+                      presses: int, pauses: GcPauses) -> list[Press]:
     """Alternate p and r on ``queue``'s row; time each until its state cell changes."""
     out: list[Press] = []
+    renders = time_renders(app)
     for i in range(presses):
         key, want = ("p", "paused") if state_cell(table, queue) == "running" else ("r", "running")
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         app.post_message(events.Key(key, key))
         shown = await wait_for_cell(table, queue, want, KEY_TIMEOUT_S)
-        out.append(press_breakdown(source, t0, key, shown))
-        await asyncio.sleep(0.15 + (i * 0.137) % 0.5)
+        press = press_breakdown(source, t0, key, shown)
+        press.cpu_ms = (time.process_time() - cpu0) * 1000
+        press.reverted = await count_reversions(table, queue, want, 0.15 + (i * 0.137) % 0.5)
+        if shown is not None:
+            painted = next((r for r in renders if r >= t0 + shown), None)
+            press.painted_ms = None if painted is None else (painted - t0) * 1000
+            press.gc_ms = pauses.within(t0, painted or t0 + shown)
+        out.append(press)
     return out
+
+
+async def count_reversions(table: QueueTable, queue: str, want: str, seconds: float) -> int:
+    """Watch the cell for ``seconds`` (every 5 ms); how many checks did not read ``want``
+    (a stale snapshot overwriting a newer one would show here)."""
+    wrong = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        await asyncio.sleep(0.005)
+        if state_cell(table, queue) != want:
+            wrong += 1
+    return wrong
 
 
 async def measure_keys(url: str, settings: Settings, queue: str, presses: int) -> dict[str, Any]:
@@ -360,7 +448,8 @@ async def measure_keys(url: str, settings: Settings, queue: str, presses: int) -
             table.move_cursor(row=source.queue_names.index(queue))
             selected = table.selected_queue
             waiting_cell = str(table.get_cell(queue, "waiting"))
-            results = await run_presses(app, source, table, queue, presses)
+            with GcPauses() as pauses:
+                results = await run_presses(app, source, table, queue, presses, pauses)
             app.exit(0)
     finally:
         await Queue(client, queue, prefix=settings.prefix).resume()
@@ -377,12 +466,22 @@ async def measure_keys(url: str, settings: Settings, queue: str, presses: int) -
         "selected_row": selected,
         "waiting_cell": waiting_cell,
         "key_to_screen_ms": percentiles(shown),
+        "key_to_painted_ms": stat("painted_ms"),
         "under_100ms": sum(1 for v in shown if v < 100),
+        "reverted_checks": sum(p.reverted for p in results),
         "action_end_ms": stat("action_end_ms"),
         "snapshot_start_ms": stat("snapshot_start_ms"),
         "snapshot_end_ms": stat("snapshot_end_ms"),
-        "each_ms": [[p.key, None if p.shown_ms is None else round(p.shown_ms, 1)]
-                    for p in results],
+        "cpu_ms": stat("cpu_ms"),
+        "gc_during_presses": pauses.summary(),
+        "presses_with_gc_over_10ms": sum(1 for p in results if p.gc_ms > 10),
+        "each": [{"key": p.key, "shown_ms": None if p.shown_ms is None else round(p.shown_ms, 1),
+                  "painted_ms": None if p.painted_ms is None else round(p.painted_ms, 1),
+                  "snapshot_end_ms": None if p.snapshot_end_ms is None
+                  else round(p.snapshot_end_ms, 1),
+                  "cpu_ms": None if p.cpu_ms is None else round(p.cpu_ms, 1),
+                  "gc_ms": round(p.gc_ms, 1)}
+                 for p in results],
     }
 
 
@@ -501,7 +600,7 @@ class Options:
 def phase(url: str, settings: Settings, opts: Options, data_dir: Path,
           redis_pid: int) -> dict[str, Any]:
     """The three measurements with the current number of waiting jobs."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"loadavg_1m_before": round(os.getloadavg()[0], 2)}
     print("  refresh …", file=sys.stderr, flush=True)
     out["refresh"] = asyncio.run(measure_refresh(url, settings, opts.refreshes))
     if not opts.skip_keys:
@@ -512,6 +611,7 @@ def phase(url: str, settings: Settings, opts: Options, data_dir: Path,
               flush=True)
         out["idle_cpu"] = measure_idle_cpu(url, settings.prefix, data_dir, opts.queue,
                                            redis_pid, opts.settle_s, opts.cpu_s)
+    out["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     return out
 
 
@@ -574,6 +674,8 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
         keys = large["keys"]
         out["key_max_under_100ms"] = (not keys["timed_out"]
                                       and keys["key_to_screen_ms"].get("max", 1e9) < 100)
+        out["key_painted_max_under_100ms"] = (
+            not keys["timed_out"] and keys["key_to_painted_ms"].get("max", 1e9) < 100)
     if "idle_cpu" in large:
         out["idle_cpu_under_5_percent"] = all(
             p["idle_cpu"]["console_cpu_percent"] < 5 for p in (small, large))
