@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -34,8 +35,9 @@ def detail_column(job: Job) -> str:
     if job.state is JobState.DELAYED:
         return f"due {fmt.ms_clock(job.ready_ms)}"
     if job.state is JobState.COMPLETED:
-        return f"{fmt.duration_ms(job.run_ms)} → {job.result}" if job.result is not None else (
-            fmt.duration_ms(job.run_ms))
+        if job.result is None:
+            return fmt.duration_ms(job.run_ms)
+        return f"{fmt.duration_ms(job.run_ms)} → {json.dumps(job.result, default=str)}"
     return job.raw_data
 
 
