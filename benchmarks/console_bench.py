@@ -537,9 +537,11 @@ def measure_idle_cpu(url: str, prefix: str, data_dir: Path, queue: str, redis_pi
             "TERM": "xterm-256color"}
     command = f"exec {CONSOLE_BIN} --monitor --redis-url {url}"
     counter = redis_sync.Redis(unix_socket_path=url.removeprefix("unix://"))
+    socket_path = ""
     try:
         tmux(sock, "new-session", "-d", "-s", "bench", "-x", str(SIZE[0]), "-y", str(SIZE[1]),
              "-c", str(data_dir), command, env=env)
+        socket_path = tmux(sock, "display-message", "-p", "#{socket_path}").strip()
         pane_pid = int(tmux(sock, "list-panes", "-t", "bench", "-F", "#{pane_pid}").split()[0])
         tmux_pid = int(tmux(sock, "display-message", "-p", "-t", "bench", "#{pid}").strip())
         proc = psutil.Process(pane_pid)
@@ -560,6 +562,8 @@ def measure_idle_cpu(url: str, prefix: str, data_dir: Path, queue: str, redis_pi
         counter.close()
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, timeout=20,
                        check=False)
+        if socket_path:
+            Path(socket_path).unlink(missing_ok=True)  # tmux leaves it behind
     evalsha = command_delta(s0, s1).get("evalsha", 0)
     row = next((line.strip() for line in screen.splitlines() if f" {queue} " in line), "")
     return {

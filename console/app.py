@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -69,7 +70,9 @@ class JustoConsole(App[int]):
         Binding("2", "crons", "Crons"),
     ]
 
-    snapshot: reactive[EngineSnapshot | None] = reactive(None, always_update=True)
+    # No repaint of the whole screen per refresh: the screens' watchers update their widgets.
+    snapshot: reactive[EngineSnapshot | None] = reactive(None, always_update=True,
+                                                         repaint=False)
     stale_since: reactive[float | None] = reactive(None)
 
     def __init__(self, source: ConsoleSource, *, refresh_s: float | None = 1.0,
@@ -84,6 +87,8 @@ class JustoConsole(App[int]):
         self.filter_text = ""
         self._supervisor_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._polls_started = 0
+        self._poll_applied = 0
 
     async def on_mount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -95,6 +100,9 @@ class JustoConsole(App[int]):
             self._supervisor_task = asyncio.create_task(self.supervisor.run(),
                                                         name="supervisor")
         await self.poll_once()
+        # What exists now lives as long as the app: keep it out of the garbage collector's
+        # full passes, which otherwise stall key presses for tens of milliseconds.
+        gc.freeze()
         if self.refresh_s is not None:
             self.set_interval(self.refresh_s, self.poll_once)
 
@@ -102,6 +110,8 @@ class JustoConsole(App[int]):
 
     async def poll_once(self) -> None:
         """Take one snapshot; on failure mark the data stale (never raises)."""
+        self._polls_started += 1
+        number = self._polls_started
         try:
             snapshot = await asyncio.wait_for(self.source.snapshot(), POLL_TIMEOUT_S)
         except (TimeoutError, OSError, ConnectionError, EngineError) as exc:
@@ -110,6 +120,9 @@ class JustoConsole(App[int]):
         except Exception as exc:  # redis-py errors and anything else: never crash the UI
             self._mark_stale(exc)
             return
+        if number < self._poll_applied:
+            return  # a newer poll (after an action) already landed; never go back in time
+        self._poll_applied = number
         if self.stale_since is not None:
             self.notify("Redis is reachable again", title="Recovered")
             self.stale_since = None

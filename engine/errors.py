@@ -8,7 +8,12 @@ from __future__ import annotations
 
 
 class EngineError(Exception):
-    """Base of every error raised by the engine."""
+    """Base of every error raised by the engine.
+
+    Any exception a handler raises (engine error or not) may carry ``retryable = False``:
+    the job then fails at once instead of using its remaining attempts; and
+    ``retry_after_s`` (seconds): the retry waits at least that long.
+    """
 
     title = "Engine error"
 

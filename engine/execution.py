@@ -82,10 +82,11 @@ async def _call(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) 
 
 def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: int) -> Outcome:
     attempts = int(job.options.get("attempts", queue.options.attempts))
-    if job.attempts_made < attempts:
+    # Handlers mark errors that retrying cannot fix with ``retryable = False``.
+    if job.attempts_made < attempts and getattr(exc, "retryable", True) is not False:
         backoff = (Backoff.from_json(job.options["backoff"]) if "backoff" in job.options
                    else queue.options.backoff)
-        delay = backoff.delay_for(job.attempts_made)
+        delay = max(backoff.delay_for(job.attempts_made), _asked_delay_ms(exc))
         queue_logger(queue.name).warning(
             "job %s (%s) attempt %d/%d failed: %s; retrying in %d ms",
             job.id, job.name, job.attempts_made, attempts, _describe(exc), delay)
@@ -93,6 +94,15 @@ def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: i
     queue_logger(queue.name).error("job %s (%s) failed after %d attempt(s): %s",
                                    job.id, job.name, job.attempts_made, _describe(exc))
     return _outcome(job, "f", exc, started, wait_ms)
+
+
+def _asked_delay_ms(exc: Exception) -> int:
+    """The wait an error asks for (a provider's ``Retry-After``), in ms; 0 if none."""
+    for name in ("retry_after_s", "retry_after"):
+        value = getattr(exc, name, None)
+        if isinstance(value, int | float) and value > 0:
+            return int(value * 1000)
+    return 0
 
 
 def _outcome(job: Leased, kind: OutcomeKind, exc: BaseException, started: int, wait_ms: int,

@@ -357,3 +357,34 @@ async def test_objects_with_async_call_run_on_the_loop(make_queue: QueueFactory)
     await run_burst(q, registry)
     job = await q.get_job(added.id)
     assert job is not None and job.result == "called 7"
+
+
+async def test_non_retryable_errors_fail_at_once_and_retry_after_is_honoured(
+    make_queue: QueueFactory,
+) -> None:
+    q = make_queue(attempts=5, backoff=Backoff("fixed", 10))
+    registry = Registry()
+
+    class Permanent(Exception):
+        retryable = False
+
+    class Later(Exception):
+        retry_after_s = 0.4
+
+    @registry.register("permanent")
+    async def permanent(ctx: JobContext) -> None:
+        raise Permanent("bad recipient")
+
+    @registry.register("later")
+    async def later(ctx: JobContext) -> None:
+        if ctx.attempt == 1:
+            raise Later("429")
+
+    a = await q.add("permanent", None)
+    b = await q.add("later", None)
+    await run_burst(q, registry)
+    job_a, job_b = await q.get_job(a.id), await q.get_job(b.id)
+    assert job_a is not None and (job_a.state, job_a.attempts_made) == (JobState.FAILED, 1)
+    assert job_b is not None and job_b.state is JobState.COMPLETED
+    assert job_b.processed_ms is not None and job_b.created_ms is not None
+    assert job_b.processed_ms - job_b.created_ms >= 400

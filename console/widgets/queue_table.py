@@ -46,6 +46,7 @@ class QueueTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._shown: list[str] = []
+        self._cells: dict[tuple[str, str], Text] = {}
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -67,7 +68,10 @@ class QueueTable(DataTable[Text]):
             return
         for q in wanted:
             for key, value in cells(q).items():
-                self.update_cell(q.name, key, value)
+                # Only changed cells: each update re-renders the table.
+                if self._cells.get((q.name, key)) != value:
+                    self._cells[(q.name, key)] = value
+                    self.update_cell(q.name, key, value)
 
     def _rebuild(self, queues: list[QueueStats]) -> None:
         keep = self.selected_queue
@@ -76,5 +80,6 @@ class QueueTable(DataTable[Text]):
             row = cells(q)
             self.add_row(*(row[key] for key, _ in COLUMNS), key=q.name)
         self._shown = [q.name for q in queues]
+        self._cells = {(q.name, key): value for q in queues for key, value in cells(q).items()}
         if keep in self._shown:
             self.move_cursor(row=self._shown.index(keep))
