@@ -365,20 +365,20 @@ async def test_non_retryable_errors_fail_at_once_and_retry_after_is_honoured(
     q = make_queue(attempts=5, backoff=Backoff("fixed", 10))
     registry = Registry()
 
-    class Permanent(Exception):
+    class PermanentError(Exception):
         retryable = False
 
-    class Later(Exception):
+    class LaterError(Exception):
         retry_after_s = 0.4
 
     @registry.register("permanent")
     async def permanent(ctx: JobContext) -> None:
-        raise Permanent("bad recipient")
+        raise PermanentError("bad recipient")
 
     @registry.register("later")
     async def later(ctx: JobContext) -> None:
         if ctx.attempt == 1:
-            raise Later("429")
+            raise LaterError("429")
 
     a = await q.add("permanent", None)
     b = await q.add("later", None)

@@ -439,6 +439,10 @@ class ReportExecution(Base):
     __tablename__ = "report_executions"
     __table_args__ = (
         Index("ix_report_executions_schedule_started", "schedule_id", "started_at"),
+        # One run per schedule and period: a retried job finds its run instead of a
+        # second one (NULL keys, from before migration 0002, never collide).
+        Index("uq_report_executions_schedule_period", "schedule_id", "period_key",
+              unique=True),
     )
 
     id: Mapped[str] = _id()
@@ -455,6 +459,8 @@ class ReportExecution(Base):
     process_count: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[Any] = _json_optional()
+    period_key: Mapped[str | None] = mapped_column(String(32))
+    """The schedule's period this run is for (the local date of its slot, ISO)."""
 
     schedule: Mapped[ReportSchedule] = relationship()
 
