@@ -30,6 +30,12 @@ from engine.errors import ConfigError
 from engine.jobs.cleanup import CLEANUP_JOBS, CleanupWorker
 from engine.jobs.cnj import check_digits
 from engine.jobs.lawsuit import LawsuitProvider
+from engine.jobs.notifications import (
+    NOTIFICATION_JOB,
+    NOTIFICATION_QUEUE,
+    NotificationWorker,
+    senders_from_env,
+)
 from engine.jobs.providers import ProviderChain, demo_provider, providers_from_env
 from engine.jobs.store import SqlCleanupStore, SqlSyncStore
 from engine.jobs.sync import SYNC_JOBS, SyncWorker
@@ -105,6 +111,12 @@ async def setup_justo_jobs(registry: Registry, redis: Redis, settings: Settings,
     cleanup = CleanupWorker(redis, SqlCleanupStore(sessions), key_prefix=cache_prefix)
     for name in CLEANUP_JOBS:
         registry.add(name, cleanup)
+    senders = senders_from_env(env)
+    stack.push_async_callback(senders.aclose)
+    attempts = settings.queue(NOTIFICATION_QUEUE).options.attempts
+    registry.add(NOTIFICATION_JOB, NotificationWorker(
+        sessions, email=senders.email, whatsapp=senders.whatsapp, max_attempts=attempts,
+        raise_permanent=True))
     return jobs
 
 
