@@ -29,6 +29,9 @@ from engine.db.models import MonitoredProcess, MonitoringStatus, ProcessSource, 
 from engine.errors import ConfigError
 from engine.jobs.cleanup import CLEANUP_JOBS, CleanupWorker
 from engine.jobs.cnj import check_digits
+from engine.jobs.documents.ai import AiClient
+from engine.jobs.documents.worker import JOB_NAME as DOCUMENT_JOB
+from engine.jobs.documents.worker import DocumentWorker
 from engine.jobs.lawsuit import LawsuitProvider
 from engine.jobs.notifications import (
     NOTIFICATION_JOB,
@@ -111,6 +114,12 @@ async def setup_justo_jobs(registry: Registry, redis: Redis, settings: Settings,
     cleanup = CleanupWorker(redis, SqlCleanupStore(sessions), key_prefix=cache_prefix)
     for name in CLEANUP_JOBS:
         registry.add(name, cleanup)
+    ai = AiClient.from_env(env)
+    if ai is not None:
+        stack.push_async_callback(ai.aclose)
+    documents = DocumentWorker(sessions, redis, ai=ai, cache_prefix=cache_prefix)
+    stack.callback(documents.close)
+    registry.add(DOCUMENT_JOB, documents)
     senders = senders_from_env(env)
     stack.push_async_callback(senders.aclose)
     attempts = settings.queue(NOTIFICATION_QUEUE).options.attempts
