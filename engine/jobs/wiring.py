@@ -40,6 +40,8 @@ from engine.jobs.notifications import (
     senders_from_env,
 )
 from engine.jobs.providers import ProviderChain, demo_provider, providers_from_env
+from engine.jobs.reports import REPORT_JOBS, ReportsWorker
+from engine.queue import Queue
 from engine.jobs.store import SqlCleanupStore, SqlSyncStore
 from engine.jobs.sync import SYNC_JOBS, SyncWorker
 from engine.registry import Registry
@@ -114,6 +116,17 @@ async def setup_justo_jobs(registry: Registry, redis: Redis, settings: Settings,
     cleanup = CleanupWorker(redis, SqlCleanupStore(sessions), key_prefix=cache_prefix)
     for name in CLEANUP_JOBS:
         registry.add(name, cleanup)
+    notifications = Queue(redis, NOTIFICATION_QUEUE, prefix=settings.prefix,
+                          options=settings.queue(NOTIFICATION_QUEUE).options)
+
+    async def enqueue_notification(data: dict[str, Any], job_id: str) -> object:
+        # The job id is the idempotency key: a retried report never sends twice.
+        return await notifications.add(NOTIFICATION_JOB, data, job_id=job_id, priority=1)
+
+    reports = ReportsWorker(sessions, output_dir=settings.data_dir / "reports",
+                            enqueue_notification=enqueue_notification)
+    for name in REPORT_JOBS:
+        registry.add(name, reports)
     ai = AiClient.from_env(env)
     if ai is not None:
         stack.push_async_callback(ai.aclose)

@@ -24,18 +24,18 @@ def test_current_then_upgrade_then_current(db_url: str, tmp_path: Path) -> None:
 
     code, stdout, stderr = invoke(env, "current")
     assert code == 1
-    assert "current:  (none)" in stdout and "head:     0001" in stdout
-    assert "database schema is at (none), code needs 0001: run `justo-console db upgrade`" in (
+    assert "current:  (none)" in stdout and "head:     0002" in stdout
+    assert "database schema is at (none), code needs 0002: run `justo-console db upgrade`" in (
         stderr.replace("\n", " "))
 
     code, stdout, _ = invoke(env, "upgrade")
-    assert code == 0 and "upgraded from (none) to 0001" in stdout
+    assert code == 0 and "upgraded from (none) to 0002" in stdout
 
     code, stdout, _ = invoke(env, "upgrade")
-    assert code == 0 and "already at 0001" in stdout
+    assert code == 0 and "already at 0002" in stdout
 
     code, stdout, _ = invoke(env, "current")
-    assert code == 0 and "current:  0001" in stdout
+    assert code == 0 and "current:  0002" in stdout
 
 
 def test_default_database_is_justo_db_in_the_data_dir(tmp_path: Path) -> None:

@@ -30,6 +30,9 @@ from engine.db import (
 from engine.db import migrate as migrate_module
 from engine.errors import ConfigError
 
+HEAD = "0002"
+"""The newest shipped migration."""
+
 TABLES = {"workspaces", "clients", "monitored_processes", "process_movements",
           "process_sync_logs", "report_schedules", "report_executions",
           "report_customizations", "case_documents", "case_analyses", "ai_cache",
@@ -64,19 +67,19 @@ def test_upgrade_from_empty_creates_every_table(engine: Engine) -> None:
     assert current_revision(engine) is None
     assert table_names(engine) == set()
 
-    assert upgrade(engine) == head_revision() == "0001"
+    assert upgrade(engine) == head_revision() == HEAD
 
     assert table_names(engine) == TABLES | {"alembic_version"}
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
 
 
 def test_upgrade_by_url_then_again_is_a_no_op(db_url: str, engine: Engine) -> None:
-    assert upgrade(db_url) == "0001"
+    assert upgrade(db_url) == HEAD
     with session_factory(engine).begin() as session:
         session.add(Workspace(name="Silva", slug="silva"))
     before = columns(engine)
 
-    assert upgrade(db_url) == "0001"
+    assert upgrade(db_url) == HEAD
 
     assert columns(engine) == before
     with session_factory(engine)() as session:
@@ -98,45 +101,45 @@ def test_concurrent_upgrades_both_succeed(engine: Engine) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert errors == [] and results == ["0001"] * 3
+    assert errors == [] and results == [HEAD] * 3
     assert table_names(engine) == TABLES | {"alembic_version"}
 
 
 def test_check_schema_refuses_an_empty_database(engine: Engine) -> None:
     with pytest.raises(SchemaOutdatedError) as caught:
         check_schema(engine)
-    assert str(caught.value) == f"database schema is at (none), code needs 0001: {HINT}"
+    assert str(caught.value) == f"database schema is at (none), code needs {HEAD}: {HINT}"
     assert isinstance(caught.value, ConfigError)
-    assert (caught.value.current, caught.value.head) == (None, "0001")
+    assert (caught.value.current, caught.value.head) == (None, HEAD)
 
 
 def test_check_schema_passes_after_upgrade(db_url: str) -> None:
     upgrade(db_url)
-    assert check_schema(db_url) == "0001"
+    assert check_schema(db_url) == HEAD
 
 
 def test_check_schema_refuses_an_older_revision_until_upgraded(
         engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     upgrade(engine)
-    # The code moves on: a copy of the shipped scripts plus a 0002.
+    # The code moves on: a copy of the shipped scripts plus a 0003.
     with as_file(files("engine.db") / "migrations") as shipped:
         scripts = shutil.copytree(shipped, tmp_path / "migrations",
                                   ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_test.py").write_text(
+    (scripts / "versions" / "0003_test.py").write_text(
         'import sqlalchemy as sa\nfrom alembic import op\n'
-        'revision = "0002"\ndown_revision = "0001"\nbranch_labels = None\n'
+        'revision = "0003"\ndown_revision = "0002"\nbranch_labels = None\n'
         'depends_on = None\n\n'
         'def upgrade():\n    op.add_column("workspaces", sa.Column("extra", sa.Integer()))\n\n'
         'def downgrade():\n    op.drop_column("workspaces", "extra")\n')
     monkeypatch.setattr(migrate_module, "SCRIPT_LOCATION", str(scripts))
-    assert head_revision() == "0002"
+    assert head_revision() == "0003"
 
     with pytest.raises(SchemaOutdatedError) as caught:
         check_schema(engine)
-    assert str(caught.value) == f"database schema is at 0001, code needs 0002: {HINT}"
+    assert str(caught.value) == f"database schema is at {HEAD}, code needs 0003: {HINT}"
 
-    assert upgrade(engine) == "0002"
-    assert check_schema(engine) == "0002"
+    assert upgrade(engine) == "0003"
+    assert check_schema(engine) == "0003"
     assert "extra" in {c["name"] for c in inspect(engine).get_columns("workspaces")}
 
 
