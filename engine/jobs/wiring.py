@@ -41,9 +41,9 @@ from engine.jobs.notifications import (
 )
 from engine.jobs.providers import ProviderChain, demo_provider, providers_from_env
 from engine.jobs.reports import REPORT_JOBS, ReportsWorker
-from engine.queue import Queue
 from engine.jobs.store import SqlCleanupStore, SqlSyncStore
 from engine.jobs.sync import SYNC_JOBS, SyncWorker
+from engine.queue import Queue
 from engine.registry import Registry
 from engine.settings import Settings
 
