@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# justo next to a subset of the peers, all from ONE harness run (~45 min on 2 cores).
+# justo next to a subset of the peers, all from ONE harness run (~25 min on 2 cores).
 #
 #   cp -r /work/shared/bench /tmp/peerbench && chmod -R u+w /tmp/peerbench
 #   ln -s /work/main/benchmarks/peer_justo.py /tmp/peerbench/peers/justo.py   # + "justo" in peers.ALL
