@@ -284,7 +284,10 @@ class Worker:
         self._stopping = True
         if self._blocker is not None:
             self._blocker.cancel()
-            await asyncio.gather(self._blocker, return_exceptions=True)
+            # Cancelling a blocked BLPOP normally ends it at once, but it has been seen to
+            # run out its (≤ 5 s) timeout instead; never let that hold up a stop. A leftover
+            # blocker ends when its timeout passes or its client is closed.
+            await asyncio.wait({self._blocker}, timeout=0.25)
         tasks = [task for task, _ in self._running.values()]
         if tasks:
             await self._wait_grace(tasks)
