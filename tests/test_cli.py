@@ -250,3 +250,48 @@ def test_supervisor_refuses_an_outdated_configured_database(
     assert upgraded.returncode == 0, upgraded.stderr
     current = run_cli(env, "db", "current")
     assert current.returncode == 0
+
+
+def test_api_refuses_a_short_token_beyond_loopback(redis_url: str, prefix: str,
+                                                    tmp_path: Path) -> None:
+    env = cli_env(redis_url, prefix, tmp_path / "data") | {"JUSTO_ADMIN_TOKEN": "short"}
+    result = run_cli(env, "--headless", "--no-demo", "--api", "0.0.0.0:18999")
+    assert result.returncode == 2 and "token" in result.stderr.lower()
+
+
+async def test_headless_serves_the_api(redis_url: str, prefix: str, tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.supervisor_helpers import ROOT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "k" * 40
+    env = cli_env(redis_url, prefix, tmp_path / "data") | {"JUSTO_ADMIN_TOKEN": token}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "--headless", "--no-demo",
+                             "--api", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            async def up() -> bool:
+                try:
+                    return (await client.get("/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(up, timeout=30, interval=0.1)
+            denied = await client.get("/api/admin/workers", params={"action": "stats"})
+            assert denied.status_code == 401
+            stats = await client.get("/api/admin/workers", params={"action": "stats"},
+                                     headers={"Authorization": f"Bearer {token}"})
+            assert stats.status_code == 200
+            assert {q["name"] for q in stats.json()["queues"]} >= {"sync", "notifications"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0

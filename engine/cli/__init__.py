@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from engine.cli import db, jobs, queues, report, run
-from engine.cli.common import CliState
+from engine.cli.common import CliState, err
 
 app = typer.Typer(
     help="JustoAI background jobs: supervisor, queue controls and the operations console.",
@@ -70,6 +70,10 @@ def main_command(
     monitor: Annotated[bool, typer.Option(
         "--monitor", help="Open the console without running workers: watch a Redis whose "
         "supervisor runs elsewhere.")] = False,
+    api: Annotated[str | None, typer.Option(
+        "--api", help="With --headless: serve the admin HTTP API and /metrics on HOST:PORT "
+        "(host 127.0.0.1 by default; token from JUSTO_ADMIN_TOKEN or "
+        "BULL_BOARD_ACCESS_TOKEN).")] = None,
     pidfile: Annotated[Path | None, typer.Option("--pidfile", hidden=True)] = None,
 ) -> None:
     """Run the supervisor, or a subcommand."""
@@ -80,7 +84,10 @@ def main_command(
     use_demo = nothing_configured() and not redis_url if demo is None else demo
     if headless:
         code = run.run_foreground(ctx.obj, demo=use_demo, allow_eviction=allow_eviction,
-                                  embedded=embedded, pidfile=pidfile)
+                                  embedded=embedded, pidfile=pidfile, api=api)
+    elif api is not None:
+        err.print("error: --api needs --headless")
+        code = 2
     else:
         # The one place the engine reaches into the console, lazily (see README).
         from console.launch import run_console

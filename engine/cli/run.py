@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,9 +49,14 @@ def log_dir(settings: Settings) -> Path:
 
 
 def run_foreground(cli: CliState, *, demo: bool, allow_eviction: bool, embedded: bool,
-                   pidfile: Path | None) -> int:
+                   pidfile: Path | None, api: str | None = None) -> int:
     """The supervisor in the foreground until SIGTERM/SIGINT. Returns the exit code."""
     settings = cli.settings()
+    try:
+        listen = prepare_api(api, cli.env())
+    except ConfigError as exc:
+        err.print(f"error: {exc}")
+        return 2
     setup_logging(log_dir=log_dir(settings), queues=[q.name for q in settings.queues],
                   env=cli.env())
     runtime = RedisRuntime(cli.env(), settings.data_dir, probe_localhost=not embedded)
@@ -59,7 +65,7 @@ def run_foreground(cli: CliState, *, demo: bool, allow_eviction: bool, embedded:
         url = runtime.url()
         log.info("Redis: %s", redact_url(url))
         asyncio.run(_serve(url, settings, cli.env(), demo=demo, allow_eviction=allow_eviction,
-                           pidfile=pidfile))
+                           pidfile=pidfile, listen=listen))
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
@@ -71,21 +77,67 @@ def run_foreground(cli: CliState, *, demo: bool, allow_eviction: bool, embedded:
     return 0
 
 
+ApiListen = tuple[str, int, str | None, socket.socket]
+
+
+def prepare_api(api: str | None, env: dict[str, str]) -> ApiListen | None:
+    """Check the admin token and bind the API socket before anything starts, so a bad
+    token or a busy port is refused at once.
+
+    Raises:
+        ConfigError: bad address, unsafe token, or the port cannot be bound.
+    """
+    if api is None:
+        return None
+    from engine.api import check_token_config, token_from_env
+    from engine.api.server import bind_socket, parse_listen_address
+
+    host, port = parse_listen_address(api)
+    token = token_from_env(env)
+    for warning in check_token_config(token, host):
+        log.warning("admin API: %s", warning)
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return host, port, token, sock
+
+
 async def _serve(url: str, settings: Settings, env: dict[str, str], *, demo: bool,
-                 allow_eviction: bool, pidfile: Path | None) -> None:
+                 allow_eviction: bool, pidfile: Path | None,
+                 listen: ApiListen | None = None) -> None:
     redis = make_client(url)
     remove_pid = None
+    api_task = None
+    stop_api = asyncio.Event()
     try:
         supervisor, jobs = await start_supervisor(redis, settings, env, demo=demo,
                                                   allow_eviction=allow_eviction)
         install_signals(supervisor)
+        if listen is not None:
+            api_task = asyncio.create_task(_serve_api(redis, settings, env, listen, stop_api))
         if pidfile is not None:
             remove_pid = write_pidfile(pidfile)
         await run_until_stopped(supervisor, jobs, demo=demo)
     finally:
+        stop_api.set()
+        if api_task is not None:
+            await asyncio.gather(api_task, return_exceptions=True)
         if remove_pid is not None:
             remove_pid()
         await redis.aclose()
+
+
+async def _serve_api(redis: Redis, settings: Settings, env: dict[str, str],
+                     listen: ApiListen, stop: asyncio.Event) -> None:
+    from engine.api import create_app
+    from engine.api.server import serve_api
+
+    host, port, token, sock = listen
+    app = create_app(redis, settings, token=token, env=env)
+    log.info("admin API on http://%s:%d (routes need the admin token, /healthz does not)",
+             host, port)
+    await serve_api(app, host, port, stop=stop, sock=sock)
 
 
 def read_pid(path: Path) -> int | None:
