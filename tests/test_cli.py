@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from engine.errors import ConfigError
 from engine.logs import redact
 from engine.settings import load_settings
 from tests.conftest import eventually
-from tests.supervisor_helpers import cli_env, run_cli, write_config
+from tests.supervisor_helpers import ROOT, cli_env, run_cli, write_config
 
 
 async def keys_under(redis: Redis, prefix: str) -> list[bytes]:
@@ -262,21 +264,15 @@ def test_api_refuses_a_short_token_beyond_loopback(redis_url: str, prefix: str,
 async def test_headless_serves_the_api(redis_url: str, prefix: str, tmp_path: Path) -> None:
     import signal
     import socket
-    import subprocess
-    import sys
 
     import httpx
-
-    from tests.supervisor_helpers import ROOT
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     token = "k" * 40
     env = cli_env(redis_url, prefix, tmp_path / "data") | {"JUSTO_ADMIN_TOKEN": token}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "--headless", "--no-demo",
-                             "--api", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_headless(env, "--api", f"127.0.0.1:{port}")
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             async def up() -> bool:
@@ -295,3 +291,10 @@ async def test_headless_serves_the_api(redis_url: str, prefix: str, tmp_path: Pa
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def start_headless(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """``justo-console --headless --no-demo ARGS`` in the background."""
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", "--headless", "--no-demo",
+                             *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
