@@ -96,7 +96,8 @@ class FakeSource:
         return Job(
             id=job_id, queue=queue, name="full-sync", state=state,
             raw_data='{"workspaceId": "ws-1", "note": "x"}',
-            data={"workspaceId": "ws-1", "note": HOSTILE}, priority=10,
+            data={"workspaceId": "ws-1", "note": HOSTILE, "apiKey": "sk-canary-fake-key"},
+            priority=10,
             created_ms=int((T0 - 600) * 1000), ready_ms=int((T0 - 600) * 1000),
             attempts_made=3 if failed else 1, stalls=0, options={"attempts": 3},
             processed_ms=int((T0 - 590) * 1000), finished_ms=int((T0 - 588) * 1000),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
@@ -17,6 +18,8 @@ from textual.widgets import Footer, Header, Static
 
 from console import text as fmt
 from engine.job import Job, JobState
+from engine.logs import redact, secret_values
+from engine.redaction import redact_payload
 
 if TYPE_CHECKING:
     from console.app import JustoConsole
@@ -27,8 +30,14 @@ def pretty(value: Any) -> str:
     return fmt.literal(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
+SECRETS = secret_values(os.environ)
+"""Values of secret-looking environment variables, masked wherever they appear."""
+
+
 def render_job(job: Job) -> RenderableType:
-    """The job as a key/value table plus data, traceback and log sections (all literal)."""
+    """The job as a key/value table plus data, traceback and log sections, all literal and
+    with secrets masked (payload fields named like password/token/api_key, credentials in
+    text)."""
     facts = Table(show_header=False, box=None, padding=(0, 1))
     facts.add_column(style="bold cyan", no_wrap=True)
     facts.add_column()
@@ -46,23 +55,23 @@ def render_job(job: Job) -> RenderableType:
     if job.progress is not None:
         rows.append(("progress", json.dumps(job.progress)))
     if job.result is not None:
-        rows.append(("result", json.dumps(job.result, default=str)))
+        rows.append(("result", json.dumps(redact_payload(job.result, SECRETS), default=str)))
     if job.error:
-        rows.append(("error", job.error))
+        rows.append(("error", redact(job.error, SECRETS)))
     for key, value in rows:
         facts.add_row(key, Text(fmt.literal(value)))
     parts: list[RenderableType] = [facts, Text("\ndata", style="bold underline")]
-    parts.append(Text(pretty(job.data) if job.data is not None
-                      else fmt.literal(job.raw_data or "null")))
+    parts.append(Text(pretty(redact_payload(job.data, SECRETS)) if job.data is not None
+                      else fmt.literal(redact(job.raw_data or "null", SECRETS))))
     if job.raw_entry:
         parts += [Text("\nraw list entry", style="bold underline"),
-                  Text(fmt.literal(job.raw_entry))]
+                  Text(fmt.literal(redact(job.raw_entry, SECRETS)))]
     if job.traceback:
         parts += [Text("\ntraceback", style="bold underline"),
-                  Text(fmt.literal(job.traceback), style="red")]
+                  Text(fmt.literal(redact(job.traceback, SECRETS)), style="red")]
     if job.logs:
         parts.append(Text("\nlog", style="bold underline"))
-        parts += [Text(fmt.literal(line)) for line in job.logs]
+        parts += [Text(fmt.literal(redact(line, SECRETS))) for line in job.logs]
     return Group(*parts)
 
 

@@ -13,7 +13,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, Tab, Tabs
 
 from console import text as fmt
+from console.screens.job_detail import SECRETS
 from engine.job import Job, JobState
+from engine.logs import redact
+from engine.redaction import redact_payload
 from engine.stats import EngineSnapshot
 
 if TYPE_CHECKING:
@@ -27,7 +30,12 @@ STATES = (JobState.WAITING, JobState.ACTIVE, JobState.DELAYED, JobState.FAILED,
 
 
 def detail_column(job: Job) -> str:
-    """The state-specific last column: error, progress, due time or result."""
+    """The state-specific last column (error, progress, due time, result or data), with
+    secrets masked."""
+    return redact(_detail(job), SECRETS)
+
+
+def _detail(job: Job) -> str:
     if job.state is JobState.FAILED:
         return job.error
     if job.state is JobState.ACTIVE:
@@ -38,6 +46,8 @@ def detail_column(job: Job) -> str:
         if job.result is None:
             return fmt.duration_ms(job.run_ms)
         return f"{fmt.duration_ms(job.run_ms)} → {json.dumps(job.result, default=str)}"
+    if job.data is not None:
+        return json.dumps(redact_payload(job.data, SECRETS), ensure_ascii=False, default=str)
     return job.raw_data
 
 

@@ -50,10 +50,10 @@ from engine.api.errors import (
 )
 from engine.api.metrics import CONTENT_TYPE, read_scrape, render
 from engine.api.openapi import GET_ACTIONS, openapi_document
-from engine.api.redaction import redact_job, redact_payload
 from engine.job import JobState
 from engine.logs import redact, secret_values
 from engine.queue import Queue
+from engine.redaction import redact_job, redact_payload
 from engine.scheduler import CronScheduler, read_schedules
 from engine.scripts import Scripts
 from engine.settings import Settings

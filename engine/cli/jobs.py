@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import datetime
 from typing import Annotated
 
@@ -22,10 +24,15 @@ from engine.cli.common import (
 )
 from engine.errors import JobActiveError
 from engine.job import Job, JobState
+from engine.logs import redact, secret_values
 from engine.queue import Enqueued, Queue
+from engine.redaction import redact_payload
 from engine.settings import Settings
 
 app = typer.Typer(help="Add, inspect, retry and remove jobs.", no_args_is_help=True)
+
+SECRETS = secret_values(os.environ)
+"""Secret-looking environment values, masked in everything shown."""
 
 STATES = [s.value for s in JobState]
 
@@ -96,15 +103,16 @@ def show(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="The job
         if key in ("traceback", "logs", "data") or value in ("", None, {}, []):
             continue
         out.print(f"[bold]{key:>14}[/] {escape(str(value))}")
-    out.print("[bold]          data[/] " + escape(job.raw_data or "null"))
+    shown = job_json(job)
+    out.print("[bold]          data[/] " + escape(json.dumps(shown["data"], ensure_ascii=False)))
     if job.traceback:
-        out.print("[bold]     traceback[/]\n" + escape(job.traceback))
-    for line in job.logs:
+        out.print("[bold]     traceback[/]\n" + escape(str(shown["traceback"])))
+    for line in shown["logs"]:  # type: ignore[attr-defined]
         out.print("[dim]log[/] " + escape(line))
 
 
 def job_json(job: Job) -> dict[str, object]:
-    """A job as a JSON-ready dict (times as ISO strings)."""
+    """A job as a JSON-ready dict (times as ISO strings), secrets masked."""
 
     def iso(ms: int | None) -> str | None:
         return datetime.fromtimestamp(ms / 1000).isoformat(timespec="milliseconds") if ms else None
@@ -115,9 +123,12 @@ def job_json(job: Job) -> dict[str, object]:
         "options": job.options, "created": iso(job.created_ms), "ready": iso(job.ready_ms),
         "processed": iso(job.processed_ms), "finished": iso(job.finished_ms),
         "run_ms": job.run_ms, "worker": job.worker, "lost_worker": job.lost_worker,
-        "progress": job.progress, "result": job.result, "error": job.error,
-        "traceback": job.traceback, "raw_entry": job.raw_entry,
-        "data": job.data if job.data is not None else job.raw_data, "logs": job.logs,
+        "progress": job.progress, "result": redact_payload(job.result, SECRETS),
+        "error": redact(job.error, SECRETS), "traceback": redact(job.traceback, SECRETS),
+        "raw_entry": redact(job.raw_entry, SECRETS),
+        "data": (redact_payload(job.data, SECRETS) if job.data is not None
+                 else redact(job.raw_data, SECRETS)),
+        "logs": [redact(line, SECRETS) for line in job.logs],
     }
 
 
@@ -144,7 +155,7 @@ def list_jobs(ctx: typer.Context,
         return
     table = Table("id", "name", "attempts", "created", "error / data")
     for job in jobs:
-        detail = job.error or job.raw_data
+        detail = str(job_json(job)["error"] or json.dumps(job_json(job)["data"]))
         table.add_row(escape(job.id), escape(job.name), str(job.attempts_made),
                       str(job_json(job)["created"] or ""), escape(detail[:80]))
     out.print(table)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.api.redaction import (
+from engine.job import Job, JobState
+from engine.redaction import (
     MASK,
     PREVIEW_BYTES,
     is_secret_key,
@@ -17,7 +18,6 @@ from engine.api.redaction import (
     redact_payload,
     redact_text,
 )
-from engine.job import Job, JobState
 
 
 @pytest.mark.parametrize("key", ["password", "PASSWORD", "userPassword", "token", "accessToken",
