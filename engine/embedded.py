@@ -69,14 +69,16 @@ class EmbeddedRedis:
         appendonly: keep an append-only file (``everysec``) so jobs survive restarts.
         binary: the ``redis-server`` to run; found with ``find_redis_server`` by default.
         extra_args: more ``redis-server`` arguments (e.g. ``["--maxmemory", "32mb"]``).
+        password: require this password (``requirepass``).
     """
 
     def __init__(self, data_dir: Path, *, appendonly: bool = True, binary: str | None = None,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, password: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.appendonly = appendonly
         self.binary = binary or find_redis_server()
         self.extra_args = extra_args or []
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
         self.adopted = False
         """True when a server left running by an earlier (killed) run was reused."""
@@ -110,6 +112,8 @@ class EmbeddedRedis:
                 "--appendonly", "yes" if self.appendonly else "no",
                 "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
                 "--logfile", str(self.data_dir / "redis.log"), *self.extra_args]
+        if self.password:
+            args += ["--requirepass", self.password]
         # A session of its own: Ctrl-C in the terminal must reach the supervisor only, so it
         # can give jobs back before the server stops.
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
@@ -121,7 +125,8 @@ class EmbeddedRedis:
         import redis
 
         deadline = time.monotonic() + START_TIMEOUT_S
-        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1)
+        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1,
+                             password=self.password)
         try:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:

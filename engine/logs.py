@@ -28,9 +28,11 @@ QUEUE_LOGGER = "justo.queue"
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
-SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "api-key",
-                "authorization", "access_key", "client_secret")
-"""Field names whose values are hidden wherever they appear as ``name=value`` or JSON."""
+SECRET_WORDS = ("pass", "secret", "token", "key", "authorization", "credential", "auth")
+"""Field names containing any of these (``password``, ``api_key``, ``apiKey``,
+``client_secret``, ``key``, ``auth`` ...) have their values hidden wherever they appear as
+``name=value``, ``name: value`` or JSON. Generous on purpose: hiding a harmless value costs
+little, showing a key costs a lot."""
 
 _URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")

@@ -48,8 +48,16 @@ async def gated(ctx: JobContext) -> str:
     return "opened"
 
 
+async def leaky(ctx: JobContext) -> None:
+    """Fails with secrets from its payload and the environment in the error message, as
+    careless handler code would (the canary test checks none of it escapes)."""
+    secret = ctx.data.get("password", "") if isinstance(ctx.data, dict) else ""
+    raise ValueError(f"login failed: password={secret} key={os.environ.get('JUDIT_API_KEY')}")
+
+
 def register(registry: Registry) -> None:
     """Add this module's handlers."""
     registry.add("tick", tick)
     registry.add("sleepy", sleepy)
     registry.add("gated", gated)
+    registry.add("leaky", leaky)
