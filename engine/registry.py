@@ -24,6 +24,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._async: dict[str, bool] = {}
 
     def register(self, name: str) -> Callable[[H], H]:
         """Decorator: register the function as the handler of job ``name``."""
@@ -39,6 +40,9 @@ class Registry:
         if not callable(fn):
             raise TypeError(f"handler for {name!r} is not callable")
         self._handlers[name] = fn
+        # Decided once here rather than inspected again for every job.
+        self._async[name] = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None))  # noqa: B004 (an object's async __call__)
 
     def get(self, name: str) -> Handler | None:
         """The handler of job ``name``, or ``None``."""
@@ -47,9 +51,7 @@ class Registry:
     def is_async(self, name: str) -> bool:
         """Whether the handler of ``name`` is a coroutine function (or an object whose
         ``__call__`` is one)."""
-        handler = self._handlers.get(name)
-        return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-            getattr(handler, "__call__", None))  # noqa: B004 (an object's async __call__)
+        return self._async.get(name, False)
 
     def names(self) -> list[str]:
         """Registered job names, sorted."""
