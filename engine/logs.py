@@ -28,6 +28,10 @@ QUEUE_LOGGER = "justo.queue"
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "uvicorn", "uvicorn.access", "aiosmtpd")
+"""Libraries whose INFO lines (one per HTTP request, per migration step) would drown the
+supervisor's own; only their warnings and errors are kept."""
+
 SECRET_WORDS = ("pass", "secret", "token", "key", "authorization", "credential", "auth")
 """Field names containing any of these (``password``, ``api_key``, ``apiKey``,
 ``client_secret``, ``key``, ``auth`` ...) have their values hidden wherever they appear as
@@ -101,6 +105,8 @@ def setup_logging(*, log_dir: Path | None, queues: Iterable[str], level: int = l
                   max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> None:
     """Configure the root logger: stdout and/or rotating per-worker files, all redacted."""
     formatter = RedactingFormatter(secrets=secret_values(os.environ if env is None else env))
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
