@@ -102,12 +102,12 @@ def _options(raw: bytes) -> dict[str, Any]:
 def finish_call(queue: Queue, now: int, outcomes: list[Outcome]) -> Call:
     """The ``finish`` script call; its reply lists the ids whose lease was lost."""
     k, o = queue.keys, queue.options
+    packed = json.dumps([[out.id, out.token, out.kind, out.value, out.traceback, out.run_ms,
+                          out.wait_ms, out.delay_ms] for out in outcomes],
+                        ensure_ascii=False, separators=(",", ":"))
     args: list[Any] = [k.job_prefix, k.wait_prefix, k.log_prefix, k.metrics_prefix, now,
                        o.keep_completed, o.keep_failed, o.metrics_horizon_s, o.events_max,
-                       len(outcomes)]
-    for out in outcomes:
-        args += [out.id, out.token, out.kind, out.value, out.traceback, out.run_ms,
-                 out.wait_ms, out.delay_ms]
+                       packed]
     keys = [k.active, k.completed, k.failed, k.delayed, k.priorities, k.notify, k.events]
     return ("finish", keys, args)
 

@@ -388,3 +388,24 @@ async def test_non_retryable_errors_fail_at_once_and_retry_after_is_honoured(
     assert job_b is not None and job_b.state is JobState.COMPLETED
     assert job_b.processed_ms is not None and job_b.created_ms is not None
     assert job_b.processed_ms - job_b.created_ms >= 400
+
+
+async def test_unicode_and_escapes_survive_outcome_packing(make_queue: QueueFactory) -> None:
+    q = make_queue(attempts=1)
+    registry = Registry()
+    text = 'São Paulo – ação ✓ 🚀 "quoted" \\ back\nslash\ttab \x00nul'
+
+    @registry.register("ok")
+    async def ok(ctx: JobContext) -> dict[str, str]:
+        return {"text": text}
+
+    @registry.register("bad")
+    async def bad(ctx: JobContext) -> None:
+        raise ValueError(text)
+
+    good, failing = await q.add("ok", None), await q.add("bad", None)
+    await run_burst(q, registry)
+    done, failed = await q.get_job(good.id), await q.get_job(failing.id)
+    assert done is not None and done.result == {"text": text}
+    assert failed is not None and failed.error == f"ValueError: {text}"
+    assert text in failed.traceback
