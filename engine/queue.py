@@ -154,8 +154,9 @@ class Queue:
             for row in chunk:
                 args.extend(row)
             calls.append(("add", self._add_keys(), args))
-        replies = await self.scripts.run(calls)
-        return _enqueued(replies)
+        if len(calls) == 1:
+            return _enqueued([await self.scripts.call(*calls[0])])
+        return _enqueued(await self.scripts.run(calls))
 
     async def add_once(self, guard: str, ttl_s: int, owner: str,
                        spec: JobSpec) -> Enqueued | None:

@@ -73,8 +73,14 @@ class Scripts:
         await pipe.execute()
 
     async def call(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """Run one script and return its reply."""
-        return (await self.run([(name, keys, args)]))[0]
+        """Run one script and return its reply (a plain EVALSHA: no pipeline to build)."""
+        redis: Any = self.redis
+        try:
+            return await redis.evalsha(sha(name), len(keys), *keys, *args)
+        except NoScriptError:
+            # Not run at all (the script cache was empty), so sending it again is safe.
+            await self.load()
+            return await redis.evalsha(sha(name), len(keys), *keys, *args)
 
     async def run(self, calls: Sequence[Call]) -> list[Any]:
         """Run several script calls in one pipelined round trip; returns their replies.
