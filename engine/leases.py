@@ -36,12 +36,14 @@ class Leased:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """What ``fetch`` returns: the leased jobs, whether the queue is paused and when the
-    next delayed job is due (epoch ms, or ``None``)."""
+    """What ``fetch`` returns: the leased jobs, whether the queue is paused, when the
+    next delayed job is due (epoch ms, or ``None``), and whether a quarantined job (one
+    reclaimed from a dead worker) is waiting for a worker that runs nothing else."""
 
     jobs: list[Leased]
     paused: bool
     next_due_ms: int | None
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,26 +69,30 @@ class ReapResult:
     ids: list[str]
 
 
-def fetch_call(queue: Queue, now: int, limit: int, worker_id: str) -> Call:
-    """The ``fetch`` script call: lease up to ``limit`` jobs (parse with ``parse_fetch``)."""
+def fetch_call(queue: Queue, now: int, limit: int, worker_id: str,
+               alone_ok: bool = True) -> Call:
+    """The ``fetch`` script call: lease up to ``limit`` jobs (parse with ``parse_fetch``).
+
+    ``alone_ok``: the caller runs nothing now, so it may take a quarantined job (alone).
+    """
     k = queue.keys
     keys = [k.priorities, k.delayed, k.active, k.paused, k.fence, k.notify, k.failed,
             k.id_counter, k.events]
     args = [k.job_prefix, k.wait_prefix, now, limit, queue.options.lease_ms, worker_id,
-            MAX_PROMOTE, queue.options.events_max]
+            MAX_PROMOTE, queue.options.events_max, "1" if alone_ok else "0"]
     return ("fetch", keys, args)
 
 
 def parse_fetch(reply: list[Any]) -> FetchResult:
     """Map a ``fetch`` script reply to a ``FetchResult``."""
-    paused, next_due, count = int(reply[0]), int(reply[1]), int(reply[2])
+    paused, next_due, count, held = (int(x) for x in reply[:4])
     jobs = []
     for i in range(count):
-        f = reply[3 + i * 8 : 11 + i * 8]
+        f = reply[4 + i * 8 : 12 + i * 8]
         opts = _options(f[6])
         jobs.append(Leased(f[0].decode(), str(int(f[1])), f[2].decode("utf-8", "replace"),
                            f[3], int(f[4]), int(f[5]), opts, int(f[7])))
-    return FetchResult(jobs, bool(paused), next_due if next_due >= 0 else None)
+    return FetchResult(jobs, bool(paused), next_due if next_due >= 0 else None, bool(held))
 
 
 def _options(raw: bytes) -> dict[str, Any]:

@@ -101,6 +101,10 @@ class Worker:
         self._hurry = asyncio.Event()
         self._stopping = False
         self._blocker: asyncio.Task[Any] | None = None
+        self._alone: str | None = None
+        """Id of a quarantined job running by itself (nothing else is fetched meanwhile)."""
+        self._held = False
+        """A quarantined job waits at the head of the queue for this worker to be idle."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._backoff_s = 0.0
 
@@ -146,9 +150,16 @@ class Worker:
         await self._idle(result)
         return False
 
+    def _free_slots(self) -> int:
+        """Jobs to fetch now: none while stopping or while a quarantined job runs alone, and
+        none while one waits for this worker to drain."""
+        if self._stopping or self._alone is not None or (self._held and self._running):
+            return 0
+        return self.concurrency - len(self._running)
+
     async def _exchange(self) -> leases.FetchResult | None:
         """Send outcomes and updates, and fetch for free slots, in one round trip."""
-        free = 0 if self._stopping else self.concurrency - len(self._running)
+        free = self._free_slots()
         if not self._outbox and not self._updates and free == 0:
             return None
         # Take what is pending now; jobs finishing during the round trip go to fresh lists.
@@ -161,7 +172,11 @@ class Worker:
             raise
         if outcomes:
             self._count_rejected(replies[len(updates)])
-        return leases.parse_fetch(replies[-1]) if free > 0 else None
+        if free == 0:
+            return None
+        result = leases.parse_fetch(replies[-1])
+        self._held = result.held
+        return result
 
     async def _send(self, outcomes: list[Outcome], updates: list[_Update], free: int) -> Any:
         now = now_ms()
@@ -170,7 +185,8 @@ class Worker:
         if outcomes:
             calls.append(leases.finish_call(self.queue, now, outcomes))
         if free > 0:
-            calls.append(leases.fetch_call(self.queue, now, free, self.worker_id))
+            calls.append(leases.fetch_call(self.queue, now, free, self.worker_id,
+                                           alone_ok=not self._running))
         replies = await self.queue.scripts.run(calls)
         self.stats.round_trips += 1
         return replies
@@ -225,6 +241,12 @@ class Worker:
     # ------------------------------------------------------------- jobs
 
     def _start(self, job: Leased) -> None:
+        if job.stalls > 0:
+            # Its last worker died while running it: it may be what killed it. Run it alone
+            # so that, if it kills this process too, no innocent job is reclaimed with it.
+            self._alone = job.id
+            self.log.warning("job %s was reclaimed after %d stall(s); running it alone",
+                             job.id, job.stalls)
         ctx = JobContext(job.id, job.name, None, self.queue.name, job.attempts_made,
                          job.stalls, job.token, self._report)
         task = asyncio.create_task(self._run(job, ctx), name=f"job:{self.queue.name}:{job.id}")
@@ -238,6 +260,8 @@ class Worker:
         self._count(outcome)
         self._outbox.append(outcome)
         self._running.pop(job.id, None)
+        if self._alone == job.id:
+            self._alone = None
         self._wake.set()
         return outcome
 

@@ -7,6 +7,7 @@ so a SIGKILL lands while jobs are in flight.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from engine import JobContext, Queue, QueueOptions, Reaper, Registry, Worker
@@ -23,6 +24,18 @@ async def main(url: str, prefix: str, lease_ms: int) -> None:
     async def work(ctx: JobContext) -> None:
         await redis.incr(f"{prefix}:exec:{ctx.id}")
         await asyncio.sleep(0.01)
+
+    @registry.register("slow")
+    async def slow(ctx: JobContext) -> None:
+        await redis.incr(f"{prefix}:exec:{ctx.id}")
+        await asyncio.sleep(0.5)
+
+    @registry.register("poison")
+    async def poison(ctx: JobContext) -> None:
+        # Let the other jobs get going first, then take the whole process down.
+        await redis.incr(f"{prefix}:exec:{ctx.id}")
+        await asyncio.sleep(0.2)
+        os._exit(1)
 
     reaper = Reaper([queue])
     worker = Worker(queue, registry, concurrency=16)

@@ -85,3 +85,36 @@ async def test_sigkilled_worker_loses_no_job(redis: Redis, redis_url: str, prefi
     assert rejected == [stale]
     job = await queue.get_job(stale)
     assert job is not None and job.state is JobState.COMPLETED and job.error != "late ack"
+
+
+async def test_poison_job_is_isolated_and_failed_without_innocent_victims(
+    redis: Redis, redis_url: str, prefix: str
+) -> None:
+    """A job that kills its process runs at most 3 times and then fails; the jobs that
+    were running beside it when it struck are rerun one at a time and all complete."""
+    queue = Queue(redis, "crash", prefix=prefix,
+                  options=QueueOptions(lease_ms=LEASE_MS, keep_completed=-1))
+    # Slow innocents are still running, beside the poison job, when it kills the process.
+    normal = [e.id for e in await queue.add_bulk(JobSpec("slow", i) for i in range(5))]
+    [poison] = [e.id for e in await queue.add_bulk([JobSpec("poison", None)])]
+    normal += [e.id for e in await queue.add_bulk(JobSpec("slow", i) for i in range(10))]
+    normal += [e.id for e in await queue.add_bulk(JobSpec("work", i) for i in range(20))]
+    deaths = 0
+    for _ in range(8):
+        proc = start_worker(redis_url, prefix)
+        code = await asyncio.to_thread(proc.wait, 60)
+        if code != 0:
+            deaths += 1
+        counts = await queue.counts()
+        if code == 0 and counts.waiting == counts.active == counts.delayed == 0:
+            break
+    job = await queue.get_job(poison)
+    assert job is not None and job.state is JobState.FAILED
+    assert job.stalls == 3 and "StalledJobError" in job.error
+    assert int(await redis.get(f"{prefix}:exec:{poison}") or 0) == 3
+    assert deaths == 3
+    counts = await queue.counts()
+    assert (counts.completed, counts.failed) == (len(normal), 1)
+    for job_id in normal:
+        record = await queue.get_job(job_id)
+        assert record is not None and record.state is JobState.COMPLETED

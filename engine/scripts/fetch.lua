@@ -16,10 +16,15 @@
   ARGV[6] worker id
   ARGV[7] max delayed jobs to promote in this call
   ARGV[8] events stream max length
-  Returns: {paused (0/1), next delayed due ms (-1 if none), count,
+  ARGV[9] "1" if the caller runs nothing now, so it may take a quarantined job
+  Returns: {paused (0/1), next delayed due ms (-1 if none), count, held (0/1),
             then 8 values per leased job: id, token, name, data, ready ms, attempts made, opts, stalls}
   A list entry without a job hash (raw bytes pushed by hand) is recorded as a failed job
   with the raw bytes and is not returned.
+  Quarantine: a job with stalls > 0 was running when a worker died, and may be what killed
+  it. It is only leased alone, to a caller running nothing (ARGV[9] = "1"), so a poison job
+  cannot take innocent jobs down with it again. Reaching one otherwise, the script puts it
+  and everything after it back at the head of their lists and answers held = 1.
 ]]
 local rcall = redis.call
 local prios_key, delayed_key, active_key, paused_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -28,6 +33,7 @@ local fence_key, notify_key, failed_key, counter_key, events_key =
 local job_prefix, wait_prefix = ARGV[1], ARGV[2]
 local now, max_jobs, lease = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local worker, max_promote, events_max = ARGV[6], tonumber(ARGV[7]), ARGV[8]
+local alone_ok = ARGV[9] == "1"
 
 local function next_due()
   local first = rcall("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
@@ -46,11 +52,12 @@ for _, id in ipairs(due) do
 end
 
 if rcall("EXISTS", paused_key) == 1 then
-  return {1, next_due(), 0}
+  return {1, next_due(), 0, 0}
 end
 
--- 2. Pop ids, lowest priority number first.
+-- 2. Pop ids, lowest priority number first (remembering each one's list).
 local ids = {}
+local lists = {}
 local prios = rcall("ZRANGE", prios_key, 0, -1)
 for _, prio in ipairs(prios) do
   local want = max_jobs - #ids
@@ -58,20 +65,42 @@ for _, prio in ipairs(prios) do
   local list_key = wait_prefix .. prio
   local popped = rcall("LPOP", list_key, want)
   if popped then
-    for _, id in ipairs(popped) do ids[#ids + 1] = id end
+    for _, id in ipairs(popped) do
+      ids[#ids + 1] = id
+      lists[#ids] = prio
+    end
   end
   if rcall("LLEN", list_key) == 0 then rcall("ZREM", prios_key, prio) end
 end
 
+-- Put ids[from..] back at the head of their lists, in their original order.
+local function put_back(from)
+  for j = #ids, from, -1 do
+    rcall("LPUSH", wait_prefix .. lists[j], ids[j])
+    rcall("ZADD", prios_key, tonumber(lists[j]), lists[j])
+  end
+end
+
 -- 3. Lease each job: bump attempts before the handler runs, record token and worker.
-local out = {0, 0, 0}
+local out = {0, 0, 0, 0}
 local count = 0
 local token = 0
 if #ids > 0 then token = rcall("INCRBY", fence_key, #ids) - #ids end
 local deadline = now + lease
-for _, id in ipairs(ids) do
+local alone = false
+for i, id in ipairs(ids) do
   token = token + 1
   local job_key = job_prefix .. id
+  local stalls = tonumber(rcall("HGET", job_key, "stl") or "0")
+  if alone then
+    put_back(i)
+    break
+  elseif stalls > 0 and not (alone_ok and count == 0) then
+    put_back(i)
+    out[4] = 1
+    break
+  end
+  alone = stalls > 0
   if rcall("EXISTS", job_key) == 0 then
     -- Like add.lua: never take an id a client-chosen job already uses.
     local rec
