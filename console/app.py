@@ -99,12 +99,24 @@ class JustoConsole(App[int]):
         if self.supervisor is not None:
             self._supervisor_task = asyncio.create_task(self.supervisor.run(),
                                                         name="supervisor")
+            self._supervisor_task.add_done_callback(self._supervisor_ended)
         await self.poll_once()
         # What exists now lives as long as the app: keep it out of the garbage collector's
         # full passes, which otherwise stall key presses for tens of milliseconds.
         gc.freeze()
         if self.refresh_s is not None:
             self.set_interval(self.refresh_s, self.poll_once)
+
+    def _supervisor_ended(self, task: asyncio.Task[None]) -> None:
+        """Say so on screen when the in-process supervisor stops by itself (it failed)."""
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        reason = f"{type(exc).__name__}: {exc}" if exc else "it returned"
+        self.mode_label = "supervisor STOPPED · monitor only"
+        self.notify(f"the supervisor stopped ({reason}); the console keeps watching. "
+                    "See logs/workers/supervisor.log", title="Supervisor stopped",
+                    severity="error", timeout=60)
 
     # ------------------------------------------------------------ refresh
 

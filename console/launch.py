@@ -12,6 +12,7 @@ from console.app import JustoConsole
 from console.source import RedisSource
 from engine.connection import RedisRuntime, check_redis, make_client, redact_url
 from engine.errors import ConfigError, EngineError
+from engine.jobs.wiring import open_database
 from engine.logs import setup_logging
 from engine.service import run_until_stopped, start_supervisor, validate_modules
 from engine.settings import Settings
@@ -77,6 +78,9 @@ def run_console(env: Mapping[str, str], settings: Settings, *, demo: bool, allow
         supervisor = None
         if not monitor:
             validate_modules(settings)
+            # Refuse an outdated configured database before the screen opens, with the
+            # command to run, rather than inside the app.
+            open_database(env, settings)[0].dispose()
             supervisor = InProcessSupervisor(url, settings, env, demo=demo,
                                              allow_eviction=allow_eviction)
         where = "embedded Redis" if runtime.embedded else redact_url(url)

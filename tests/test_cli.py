@@ -298,3 +298,13 @@ def start_headless(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "engine.cli", "--headless", "--no-demo",
                              *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+
+
+def test_console_refuses_an_outdated_database_before_opening(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    env = cli_env(redis_url, prefix, tmp_path / "data") | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}
+    refused = run_cli(env, "--no-demo")
+    assert refused.returncode == 2
+    assert "run `justo-console db upgrade`" in refused.stdout + refused.stderr

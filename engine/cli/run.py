@@ -160,7 +160,10 @@ def read_pid(path: Path) -> int | None:
 def start(ctx: typer.Context,
           demo: Annotated[bool, typer.Option("--demo/--no-demo",
                                              help="Feed labelled demo jobs.")] = False,
-          allow_eviction: Annotated[bool, typer.Option("--allow-eviction")] = False) -> None:
+          allow_eviction: Annotated[bool, typer.Option("--allow-eviction")] = False,
+          embedded: Annotated[bool, typer.Option(
+              "--embedded", help="Use the embedded redis-server even if one answers on "
+              "localhost:6379.")] = False) -> None:
     """Start the supervisor as a daemon (pid in <data>/pids/supervisor.pid)."""
     cli = state(ctx)
     settings = cli.settings()
@@ -168,7 +171,8 @@ def start(ctx: typer.Context,
     pid = read_pid(path)
     if pid is not None:
         fail(f"already running (pid {pid}); use 'justo-console restart'", 1)
-    child = _spawn(cli, settings, path, demo=demo, allow_eviction=allow_eviction)
+    child = _spawn(cli, settings, path, demo=demo, allow_eviction=allow_eviction,
+                   embedded=embedded)
     deadline = time.monotonic() + START_WAIT_S
     while time.monotonic() < deadline:
         if read_pid(path) is not None:
@@ -183,7 +187,7 @@ def start(ctx: typer.Context,
 
 
 def _spawn(cli: CliState, settings: Settings, path: Path, *, demo: bool,
-           allow_eviction: bool) -> subprocess.Popen[bytes]:
+           allow_eviction: bool, embedded: bool = False) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "engine.cli", "--headless", "--pidfile", str(path),
             "--data-dir", str(settings.data_dir), "--demo" if demo else "--no-demo"]
     if cli.config is not None:
@@ -192,6 +196,8 @@ def _spawn(cli: CliState, settings: Settings, path: Path, *, demo: bool,
         args += ["--import", module]
     if allow_eviction:
         args.append("--allow-eviction")
+    if embedded:
+        args.append("--embedded")
     log_dir(settings).mkdir(parents=True, exist_ok=True)
     with (log_dir(settings) / "supervisor.out").open("ab") as output:
         return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=output,
@@ -233,10 +239,11 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 def restart(ctx: typer.Context,
-            demo: Annotated[bool, typer.Option("--demo/--no-demo")] = False) -> None:
-    """Stop the daemon if it runs, then start it."""
+            demo: Annotated[bool, typer.Option("--demo/--no-demo")] = False,
+            embedded: Annotated[bool, typer.Option("--embedded")] = False) -> None:
+    """Stop the daemon if it runs, then start it (with the options ``start`` takes)."""
     stop(ctx)
-    start(ctx, demo=demo)
+    start(ctx, demo=demo, allow_eviction=False, embedded=embedded)
 
 
 def status(ctx: typer.Context) -> None:

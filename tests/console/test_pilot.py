@@ -244,3 +244,24 @@ async def test_slash_filters_queues_and_escape_clears(app: JustoConsole) -> None
         await pilot.press("escape")
         await pilot.pause()
         assert table.row_count == 2
+
+
+async def test_a_failed_in_process_supervisor_is_shown(
+    redis: Redis, prefix: str, tmp_path: Path
+) -> None:
+    class Broken:
+        async def run(self) -> None:
+            raise RuntimeError("cannot start")
+
+        def request_stop(self, *, fast: bool = False) -> None:
+            return None
+
+    app = JustoConsole(RedisSource(redis, settings_for(prefix, tmp_path)), refresh_s=None,
+                       supervisor=Broken())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert app.mode_label.startswith("supervisor STOPPED")
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
