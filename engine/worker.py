@@ -22,13 +22,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine import leases
 from engine.context import JobContext
+from engine.errors import RedisUnavailableError
 from engine.execution import run_job
 from engine.leases import Leased, Outcome
 from engine.logs import queue_logger
 from engine.queue import Queue, now_ms
 from engine.registry import Registry
 
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError,
+                RedisUnavailableError)
 """Errors that mean "Redis is unreachable right now": back off and try again."""
 
 MAX_BACKOFF_S = 2.5

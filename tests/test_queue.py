@@ -211,3 +211,18 @@ async def test_jobs_accepts_negative_positions_like_lrange(make_queue: QueueFact
     await q.add_bulk([JobSpec("n", i) for i in range(5)] + [JobSpec("n", 9, priority=0)])
     assert [j.data for j in await q.jobs("waiting", 0, -1)] == [9, 0, 1, 2, 3, 4]
     assert [j.data for j in await q.jobs("waiting", -2, -1)] == [3, 4]
+
+
+async def test_redis_down_is_a_named_error_for_producers(tmp_path: object) -> None:
+    from engine import RedisUnavailableError
+    from engine.connection import make_client
+    from engine.queue import Queue
+
+    client = make_client("unix:///tmp/justo-no-such-redis.sock")
+    try:
+        with pytest.raises(RedisUnavailableError, match="Redis unavailable"):
+            await Queue(client, "q", prefix="x").add("n", 1)
+        with pytest.raises(RedisUnavailableError):
+            await Queue(client, "q", prefix="x").counts()
+    finally:
+        await client.aclose()

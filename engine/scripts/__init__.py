@@ -19,7 +19,11 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine.errors import RedisUnavailableError
 
 SCRIPT_NAMES = (
     "add",
@@ -54,6 +58,14 @@ def sha(name: str) -> str:
 
 Call = tuple[str, Sequence[Any], Sequence[Any]]
 
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+"""Errors meaning Redis could not be reached; callers see ``RedisUnavailableError``."""
+
+
+def unavailable(exc: BaseException) -> RedisUnavailableError:
+    """The named error for an unreachable Redis (no URL or password in the message)."""
+    return RedisUnavailableError(f"Redis unavailable ({type(exc).__name__})")
+
 
 class Scripts:
     """Runs the engine's scripts on one async client.
@@ -73,20 +85,34 @@ class Scripts:
         await pipe.execute()
 
     async def call(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """Run one script and return its reply (a plain EVALSHA: no pipeline to build)."""
+        """Run one script and return its reply (a plain EVALSHA: no pipeline to build).
+
+        Raises:
+            RedisUnavailableError: Redis cannot be reached (or timed out).
+        """
         redis: Any = self.redis
         try:
-            return await redis.evalsha(sha(name), len(keys), *keys, *args)
-        except NoScriptError:
-            # Not run at all (the script cache was empty), so sending it again is safe.
-            await self.load()
-            return await redis.evalsha(sha(name), len(keys), *keys, *args)
+            try:
+                return await redis.evalsha(sha(name), len(keys), *keys, *args)
+            except NoScriptError:
+                # Not run at all (the script cache was empty), so sending it again is safe.
+                await self.load()
+                return await redis.evalsha(sha(name), len(keys), *keys, *args)
+        except UNREACHABLE as exc:
+            raise unavailable(exc) from exc
 
     async def run(self, calls: Sequence[Call]) -> list[Any]:
         """Run several script calls in one pipelined round trip; returns their replies.
 
-        Raises the first error any call returned (after NOSCRIPT recovery).
+        Raises the first error any call returned (after NOSCRIPT recovery), and
+        ``RedisUnavailableError`` when Redis cannot be reached.
         """
+        try:
+            return await self._run(calls)
+        except UNREACHABLE as exc:
+            raise unavailable(exc) from exc
+
+    async def _run(self, calls: Sequence[Call]) -> list[Any]:
         replies = await self._send(calls)
         missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
         if missing:
