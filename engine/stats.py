@@ -18,7 +18,7 @@ from redis.exceptions import NoScriptError
 from engine.logs import read_log_stream
 from engine.metrics import QueueMetrics, aggregate
 from engine.queue import Queue, QueueCounts, counts_from_reply
-from engine.scripts import SCRIPT_NAMES, sha, source
+from engine.scripts import Scripts, sha
 from engine.supervisor import SupervisorInfo, live_supervisors, log_stream_key, supervisors_key
 
 WINDOW_MINUTES = 60
@@ -68,6 +68,8 @@ class EngineSnapshot:
     """Log lines newer than the ``logs_after`` id given to ``collect``, oldest first."""
     last_log_id: str = ""
     """Stream id of the newest log line seen (pass it as ``logs_after`` next time)."""
+    redis_time: float = 0.0
+    """Redis's clock (``TIME``) at the snapshot: heartbeat ages are measured against it."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``stats --json`` shape)."""
@@ -93,6 +95,10 @@ def _queue_json(q: QueueStats) -> dict[str, Any]:
     }
 
 
+MetricRows = list[dict[bytes, bytes]]
+"""One queue's per-minute metric hashes over the window, oldest first."""
+
+
 async def collect(redis: Redis, queues: Sequence[Queue], *, logs_after: str | None = None,
                   now_s: float | None = None) -> EngineSnapshot:
     """Take one snapshot of ``queues`` in one pipelined round trip.
@@ -101,29 +107,37 @@ async def collect(redis: Redis, queues: Sequence[Queue], *, logs_after: str | No
         logs_after: a log stream id; lines after it are included (``None``: no lines,
             ``"$"``-like ``""``: the last ``LOG_BATCH`` lines).
     """
+    return (await collect_with_rows(redis, queues, logs_after=logs_after, now_s=now_s))[0]
+
+
+async def collect_with_rows(redis: Redis, queues: Sequence[Queue], *,
+                            logs_after: str | None = None, now_s: float | None = None
+                            ) -> tuple[EngineSnapshot, dict[str, MetricRows]]:
+    """``collect``, plus each queue's raw per-minute metric hashes (the histograms the
+    snapshot folds into percentiles; ``/metrics`` exports them whole)."""
     now = time.time() if now_s is None else now_s
     prefix = queues[0].keys.prefix if queues else "justo"
     try:
         replies = await _read(redis, queues, int(now // 60), prefix, logs_after)
     except NoScriptError:
-        pipe = redis.pipeline(transaction=False)
-        for name in SCRIPT_NAMES:
-            pipe.script_load(source(name))
-        await pipe.execute()
+        await Scripts(redis).load()
         replies = await _read(redis, queues, int(now // 60), prefix, logs_after)
     info, (seconds, micros), beats, log_entries = replies[-4:]
-    supervisors = live_supervisors(beats, seconds + micros / 1e6)
+    redis_time = float(seconds) + float(micros) / 1e6
+    supervisors = live_supervisors(beats, redis_time)
     per_queue = 1 + WINDOW_MINUTES
-    stats = []
+    stats, rows = [], {}
     for i, queue in enumerate(queues):
         chunk = replies[i * per_queue:(i + 1) * per_queue]
+        rows[queue.name] = chunk[1:]
         workers = sum(s.queues.get(queue.name, 0) for s in supervisors)
         stats.append(QueueStats(queue.name, counts_from_reply(chunk[0]),
                                 aggregate(chunk[1:], WINDOW_MINUTES), workers))
     entries = list(reversed(log_entries)) if logs_after == "" else list(log_entries or [])
     last_id = entries[-1][0].decode() if entries else (logs_after or "")
-    return EngineSnapshot(now, tuple(stats), redis_stats(info), tuple(supervisors),
-                          tuple(read_log_stream(entries)), last_id)
+    snapshot = EngineSnapshot(now, tuple(stats), redis_stats(info), tuple(supervisors),
+                              tuple(read_log_stream(entries)), last_id, redis_time)
+    return snapshot, rows
 
 
 async def _read(redis: Redis, queues: Sequence[Queue], minute: int, prefix: str,

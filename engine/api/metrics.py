@@ -1,9 +1,9 @@
 """``GET /metrics``: the engine in the Prometheus text format, from ONE Redis round trip.
 
-Per scrape, one pipeline reads what ``engine.stats.collect`` reads (each queue's counts
-and last hour of per-minute metric hashes, ``INFO``, ``TIME``, the heartbeats) and keeps
-the raw run/wait histograms, which the snapshot folds into percentiles. A collector built
-for that one scrape turns it into metric families.
+Per scrape, ``engine.stats.collect_with_rows`` reads everything in one pipeline (each
+queue's counts and last hour of per-minute metric hashes, ``INFO``, ``TIME``, the
+heartbeats); the raw run/wait histograms it also returns become Prometheus histograms.
+A collector built for that one scrape turns it into metric families.
 
 Window figures (completed/failed in the last hour, the run and wait histograms) slide with
 time, so they are gauges and gauge-valued histograms: read their values (e.g.
@@ -20,19 +20,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-from engine.metrics import aggregate, bucket_upper_ms
-from engine.queue import Queue, counts_from_reply
-from engine.scripts import Scripts, sha
-from engine.stats import WINDOW_MINUTES, EngineSnapshot, QueueStats, redis_stats
-from engine.supervisor import live_supervisors, supervisors_key
+from engine.metrics import bucket_upper_ms
+from engine.queue import Queue
+from engine.stats import WINDOW_MINUTES, EngineSnapshot, collect_with_rows
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 """What ``generate_latest`` writes."""
@@ -81,43 +77,13 @@ class Scrape:
 
 
 async def read_scrape(redis: Redis, queues: Sequence[Queue], now_s: float) -> Scrape:
-    """Read everything ``/metrics`` shows in one pipelined round trip (re-sent once after
-    loading the scripts if Redis answers NOSCRIPT)."""
-    minute = int(now_s // 60)
-    try:
-        replies = await _pipeline(redis, queues, minute)
-    except NoScriptError:
-        await Scripts(redis).load()
-        replies = await _pipeline(redis, queues, minute)
-    info, (seconds, micros), beats = replies[-3:]
-    redis_now = float(seconds) + float(micros) / 1e6
-    supervisors = live_supervisors(beats, redis_now)
-    per_queue = 1 + WINDOW_MINUTES
-    stats, run, wait = [], {}, {}
-    for i, queue in enumerate(queues):
-        chunk = replies[i * per_queue:(i + 1) * per_queue]
-        rows = chunk[1:]
-        workers = sum(s.queues.get(queue.name, 0) for s in supervisors)
-        stats.append(QueueStats(queue.name, counts_from_reply(chunk[0]),
-                                aggregate(rows, WINDOW_MINUTES), workers))
-        run[queue.name], wait[queue.name] = fold_histograms(rows)
-    snapshot = EngineSnapshot(now_s, tuple(stats), redis_stats(info), tuple(supervisors))
-    return Scrape(snapshot, run, wait, redis_now)
-
-
-async def _pipeline(redis: Redis, queues: Sequence[Queue], minute: int) -> list[Any]:
-    pipe = redis.pipeline(transaction=False)
-    for queue in queues:
-        k = queue.keys
-        pipe.evalsha(sha("counts"), 6, k.priorities, k.delayed, k.active, k.completed,
-                     k.failed, k.paused, k.wait_prefix)
-        for m in range(minute - WINDOW_MINUTES + 1, minute + 1):
-            pipe.hgetall(k.metrics(m))
-    prefix = queues[0].keys.prefix if queues else "justo"
-    pipe.info()
-    pipe.time()
-    pipe.hgetall(supervisors_key(prefix))
-    return list(await pipe.execute())
+    """Read everything ``/metrics`` shows: the stats snapshot's one pipelined round trip,
+    keeping the raw histograms it folds into percentiles."""
+    snapshot, rows = await collect_with_rows(redis, queues, now_s=now_s)
+    run, wait = {}, {}
+    for name, minutes in rows.items():
+        run[name], wait[name] = fold_histograms(minutes)
+    return Scrape(snapshot, run, wait, snapshot.redis_time)
 
 
 def fold_histograms(rows: Iterable[dict[bytes, bytes]]) -> tuple[Histogram, Histogram]:
