@@ -96,14 +96,14 @@ def show(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="The job
         return (await _find(redis, settings, job_id, queue))[1]
 
     job = run_async(cli, body)
+    shown = job_json(job)
     if as_json:
-        print_json(job_json(job))
+        print_json(shown)
         return
-    for key, value in job_json(job).items():
+    for key, value in shown.items():
         if key in ("traceback", "logs", "data") or value in ("", None, {}, []):
             continue
         out.print(f"[bold]{key:>14}[/] {escape(str(value))}")
-    shown = job_json(job)
     out.print("[bold]          data[/] " + escape(json.dumps(shown["data"], ensure_ascii=False)))
     if job.traceback:
         out.print("[bold]     traceback[/]\n" + escape(str(shown["traceback"])))
@@ -155,9 +155,10 @@ def list_jobs(ctx: typer.Context,
         return
     table = Table("id", "name", "attempts", "created", "error / data")
     for job in jobs:
-        detail = str(job_json(job)["error"] or json.dumps(job_json(job)["data"]))
+        shown = job_json(job)
+        detail = str(shown["error"] or json.dumps(shown["data"]))
         table.add_row(escape(job.id), escape(job.name), str(job.attempts_made),
-                      str(job_json(job)["created"] or ""), escape(detail[:80]))
+                      str(shown["created"] or ""), escape(detail[:80]))
     out.print(table)
 
 
