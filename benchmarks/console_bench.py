@@ -110,12 +110,25 @@ def percentiles(samples: list[float]) -> dict[str, float]:
         return {}
     if len(samples) == 1:
         only = round(samples[0], 3)
-        return {"n": 1, "p50": only, "p95": only, "p99": only, "min": only, "max": only,
-                "mean": only}
+        return {
+            "n": 1,
+            "p50": only,
+            "p95": only,
+            "p99": only,
+            "min": only,
+            "max": only,
+            "mean": only,
+        }
     q = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"n": len(samples), "p50": round(q[49], 3), "p95": round(q[94], 3),
-            "p99": round(q[98], 3), "min": round(min(samples), 3),
-            "max": round(max(samples), 3), "mean": round(statistics.fmean(samples), 3)}
+    return {
+        "n": len(samples),
+        "p50": round(q[49], 3),
+        "p95": round(q[94], 3),
+        "p99": round(q[98], 3),
+        "min": round(min(samples), 3),
+        "max": round(max(samples), 3),
+        "mean": round(statistics.fmean(samples), 3),
+    }
 
 
 def settings_for(prefix: str, data_dir: Path) -> Settings:
@@ -139,13 +152,20 @@ class ServerCounters:
     def read(cls, client: redis_sync.Redis) -> ServerCounters:
         """One ``INFO ALL`` round trip on the benchmark's own (sync) client."""
         info = cast(dict[str, Any], client.info("all"))
-        cmds = {key[len("cmdstat_"):]: int(value["calls"]) for key, value in info.items()
-                if key.startswith("cmdstat_")}
-        return cls(cmds, int(info["total_commands_processed"]),
-                   int(info["total_reads_processed"]), int(info["total_net_input_bytes"]),
-                   int(info["total_net_output_bytes"]),
-                   float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
-                   int(info["used_memory"]))
+        cmds = {
+            key[len("cmdstat_") :]: int(value["calls"])
+            for key, value in info.items()
+            if key.startswith("cmdstat_")
+        }
+        return cls(
+            cmds,
+            int(info["total_commands_processed"]),
+            int(info["total_reads_processed"]),
+            int(info["total_net_input_bytes"]),
+            int(info["total_net_output_bytes"]),
+            float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+            int(info["used_memory"]),
+        )
 
 
 def command_delta(a: ServerCounters, b: ServerCounters) -> dict[str, int]:
@@ -217,8 +237,8 @@ async def measure_refresh(url: str, settings: Settings, refreshes: int) -> dict[
         "waiting": {q.name: q.counts.waiting for q in snap.queues},
         "commands_per_refresh": sum(cmds.values()) / n,
         "client_commands_per_refresh": trips.commands / n,
-        "commands_processed_per_refresh": (after.commands_processed
-                                           - before.commands_processed - 1) / n,
+        "commands_processed_per_refresh": (after.commands_processed - before.commands_processed - 1)
+        / n,
         "round_trips_per_refresh": trips.count / n,
         "server_reads_per_refresh": (after.reads - before.reads - 1) / n,
         "bytes_in_per_refresh": round((after.net_in - before.net_in) / n),
@@ -233,8 +253,9 @@ async def measure_refresh(url: str, settings: Settings, refreshes: int) -> dict[
 # ------------------------------------------------------------------ fill
 
 
-async def fill(url: str, settings: Settings, queue_name: str, target: int,
-               timeout_s: float) -> dict[str, Any]:
+async def fill(
+    url: str, settings: Settings, queue_name: str, target: int, timeout_s: float
+) -> dict[str, Any]:
     """Enqueue jobs into ``queue_name`` until ``target`` are waiting; bounded in time."""
     client = make_client(url)
     config = settings.queue(queue_name)
@@ -260,11 +281,15 @@ async def fill(url: str, settings: Settings, queue_name: str, target: int,
     if waiting != target:
         raise RuntimeError(f"expected {target} waiting jobs in {queue_name}, found {waiting}")
     added = target - start_count
-    return {"queue": queue_name, "added": added, "waiting": waiting,
-            "seconds": round(seconds, 2),
-            "jobs_per_s": round(added / seconds) if seconds and added else None,
-            "used_memory": mem1,
-            "bytes_per_job": round((mem1 - mem0) / added) if added else None}
+    return {
+        "queue": queue_name,
+        "added": added,
+        "waiting": waiting,
+        "seconds": round(seconds, 2),
+        "jobs_per_s": round(added / seconds) if seconds and added else None,
+        "used_memory": mem1,
+        "bytes_per_job": round((mem1 - mem0) / added) if added else None,
+    }
 
 
 # ------------------------------------------------------------------ (b) keys
@@ -394,13 +419,21 @@ class GcPauses:
         out: dict[str, Any] = {}
         for gen in (0, 1, 2):
             pauses = [(b - a) * 1000 for a, b, g in self.runs if g == gen]
-            out[f"gen{gen}"] = {"runs": len(pauses),
-                                "max_ms": round(max(pauses), 1) if pauses else 0.0}
+            out[f"gen{gen}"] = {
+                "runs": len(pauses),
+                "max_ms": round(max(pauses), 1) if pauses else 0.0,
+            }
         return out
 
 
-async def run_presses(app: JustoConsole, source: TimedSource, table: QueueTable, queue: str,
-                      presses: int, pauses: GcPauses) -> list[Press]:
+async def run_presses(
+    app: JustoConsole,
+    source: TimedSource,
+    table: QueueTable,
+    queue: str,
+    presses: int,
+    pauses: GcPauses,
+) -> list[Press]:
     """Alternate p and r on ``queue``'s row; time each until its state cell changes."""
     out: list[Press] = []
     renders = time_renders(app)
@@ -442,8 +475,9 @@ async def measure_keys(url: str, settings: Settings, queue: str, presses: int) -
         async with app.run_test(size=SIZE):
             table = app.screen.query_one(QueueTable)
             if await wait_for_cell(table, queue, "running", MOUNT_TIMEOUT_S) is None:
-                raise RuntimeError(f"the {queue} row never showed 'running': "
-                                   f"{state_cell(table, queue)!r}")
+                raise RuntimeError(
+                    f"the {queue} row never showed 'running': {state_cell(table, queue)!r}"
+                )
             table.focus()
             table.move_cursor(row=source.queue_names.index(queue))
             selected = table.selected_queue
@@ -475,13 +509,19 @@ async def measure_keys(url: str, settings: Settings, queue: str, presses: int) -
         "cpu_ms": stat("cpu_ms"),
         "gc_during_presses": pauses.summary(),
         "presses_with_gc_over_10ms": sum(1 for p in results if p.gc_ms > 10),
-        "each": [{"key": p.key, "shown_ms": None if p.shown_ms is None else round(p.shown_ms, 1),
-                  "painted_ms": None if p.painted_ms is None else round(p.painted_ms, 1),
-                  "snapshot_end_ms": None if p.snapshot_end_ms is None
-                  else round(p.snapshot_end_ms, 1),
-                  "cpu_ms": None if p.cpu_ms is None else round(p.cpu_ms, 1),
-                  "gc_ms": round(p.gc_ms, 1)}
-                 for p in results],
+        "each": [
+            {
+                "key": p.key,
+                "shown_ms": None if p.shown_ms is None else round(p.shown_ms, 1),
+                "painted_ms": None if p.painted_ms is None else round(p.painted_ms, 1),
+                "snapshot_end_ms": None
+                if p.snapshot_end_ms is None
+                else round(p.snapshot_end_ms, 1),
+                "cpu_ms": None if p.cpu_ms is None else round(p.cpu_ms, 1),
+                "gc_ms": round(p.gc_ms, 1),
+            }
+            for p in results
+        ],
     }
 
 
@@ -490,8 +530,9 @@ async def measure_keys(url: str, settings: Settings, queue: str, presses: int) -
 
 def tmux(sock: str, *args: str, env: dict[str, str] | None = None) -> str:
     """Run one tmux command on the private server ``sock``; returns its stdout."""
-    done = subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True,
-                          env=env, timeout=20, check=True)
+    done = subprocess.run(
+        ["tmux", "-L", sock, *args], capture_output=True, text=True, env=env, timeout=20, check=True
+    )
     return done.stdout
 
 
@@ -528,19 +569,36 @@ def wait_for_screen(sock: str, queue: str, timeout_s: float) -> str:
     raise RuntimeError(f"the console did not show its queues within {timeout_s} s:\n{text}")
 
 
-def measure_idle_cpu(url: str, prefix: str, data_dir: Path, queue: str, redis_pid: int,
-                     settle_s: float, cpu_s: float) -> dict[str, Any]:
+def measure_idle_cpu(
+    url: str, prefix: str, data_dir: Path, queue: str, redis_pid: int, settle_s: float, cpu_s: float
+) -> dict[str, Any]:
     """CPU share of an idle ``justo-console --monitor`` in tmux, over ``cpu_s`` seconds."""
     sock = f"justobench{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUSTO_", "REDIS_"))}
-    env |= {"JUSTO_PREFIX": prefix, "JUSTO_DATA_DIR": str(data_dir / "console"),
-            "TERM": "xterm-256color"}
+    env |= {
+        "JUSTO_PREFIX": prefix,
+        "JUSTO_DATA_DIR": str(data_dir / "console"),
+        "TERM": "xterm-256color",
+    }
     command = f"exec {CONSOLE_BIN} --monitor --redis-url {url}"
     counter = redis_sync.Redis(unix_socket_path=url.removeprefix("unix://"))
     socket_path = ""
     try:
-        tmux(sock, "new-session", "-d", "-s", "bench", "-x", str(SIZE[0]), "-y", str(SIZE[1]),
-             "-c", str(data_dir), command, env=env)
+        tmux(
+            sock,
+            "new-session",
+            "-d",
+            "-s",
+            "bench",
+            "-x",
+            str(SIZE[0]),
+            "-y",
+            str(SIZE[1]),
+            "-c",
+            str(data_dir),
+            command,
+            env=env,
+        )
         socket_path = tmux(sock, "display-message", "-p", "#{socket_path}").strip()
         pane_pid = int(tmux(sock, "list-panes", "-t", "bench", "-F", "#{pane_pid}").split()[0])
         tmux_pid = int(tmux(sock, "display-message", "-p", "-t", "bench", "#{pid}").strip())
@@ -560,8 +618,9 @@ def measure_idle_cpu(url: str, prefix: str, data_dir: Path, queue: str, redis_pi
         cmdline = " ".join(proc.cmdline())
     finally:
         counter.close()
-        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, timeout=20,
-                       check=False)
+        subprocess.run(
+            ["tmux", "-L", sock, "kill-server"], capture_output=True, timeout=20, check=False
+        )
         if socket_path:
             Path(socket_path).unlink(missing_ok=True)  # tmux leaves it behind
     evalsha = command_delta(s0, s1).get("evalsha", 0)
@@ -601,8 +660,9 @@ class Options:
     json: bool = False
 
 
-def phase(url: str, settings: Settings, opts: Options, data_dir: Path,
-          redis_pid: int) -> dict[str, Any]:
+def phase(
+    url: str, settings: Settings, opts: Options, data_dir: Path, redis_pid: int
+) -> dict[str, Any]:
     """The three measurements with the current number of waiting jobs."""
     out: dict[str, Any] = {"loadavg_1m_before": round(os.getloadavg()[0], 2)}
     print("  refresh …", file=sys.stderr, flush=True)
@@ -611,10 +671,14 @@ def phase(url: str, settings: Settings, opts: Options, data_dir: Path,
         print("  keys …", file=sys.stderr, flush=True)
         out["keys"] = asyncio.run(measure_keys(url, settings, opts.queue, opts.presses))
     if not opts.skip_cpu:
-        print(f"  idle CPU ({opts.settle_s:g} s settle + {opts.cpu_s:g} s) …", file=sys.stderr,
-              flush=True)
-        out["idle_cpu"] = measure_idle_cpu(url, settings.prefix, data_dir, opts.queue,
-                                           redis_pid, opts.settle_s, opts.cpu_s)
+        print(
+            f"  idle CPU ({opts.settle_s:g} s settle + {opts.cpu_s:g} s) …",
+            file=sys.stderr,
+            flush=True,
+        )
+        out["idle_cpu"] = measure_idle_cpu(
+            url, settings.prefix, data_dir, opts.queue, redis_pid, opts.settle_s, opts.cpu_s
+        )
     out["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     return out
 
@@ -644,19 +708,22 @@ def run(opts: Options) -> dict[str, Any]:
         try:
             version = server_version(server.socket_path)
             result: dict[str, Any] = {
-                "redis": f"private redis-server {version} ({binary}, unix socket, "
-                         "no persistence)",
-                "queues": [q.name for q in settings.queues], "jobs_queue": opts.queue,
-                "terminal": f"{SIZE[0]}x{SIZE[1]}", "cpus": os.cpu_count(),
+                "redis": f"private redis-server {version} ({binary}, unix socket, no persistence)",
+                "queues": [q.name for q in settings.queues],
+                "jobs_queue": opts.queue,
+                "terminal": f"{SIZE[0]}x{SIZE[1]}",
+                "cpus": os.cpu_count(),
                 "python": sys.version.split()[0],
             }
             print(f"{opts.small_jobs} jobs waiting:", file=sys.stderr, flush=True)
-            result["fill_small"] = asyncio.run(fill(url, settings, opts.queue, opts.small_jobs,
-                                                    opts.fill_timeout_s))
+            result["fill_small"] = asyncio.run(
+                fill(url, settings, opts.queue, opts.small_jobs, opts.fill_timeout_s)
+            )
             result["small"] = phase(url, settings, opts, data_dir, redis_pid)
             print(f"filling to {opts.jobs:,} jobs …", file=sys.stderr, flush=True)
-            result["fill_large"] = asyncio.run(fill(url, settings, opts.queue, opts.jobs,
-                                                    opts.fill_timeout_s))
+            result["fill_large"] = asyncio.run(
+                fill(url, settings, opts.queue, opts.jobs, opts.fill_timeout_s)
+            )
             print(f"{opts.jobs:,} jobs waiting:", file=sys.stderr, flush=True)
             result["large"] = phase(url, settings, opts, data_dir, redis_pid)
         finally:
@@ -676,34 +743,53 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
     }
     if "keys" in large:
         keys = large["keys"]
-        out["key_max_under_100ms"] = (not keys["timed_out"]
-                                      and keys["key_to_screen_ms"].get("max", 1e9) < 100)
+        out["key_max_under_100ms"] = (
+            not keys["timed_out"] and keys["key_to_screen_ms"].get("max", 1e9) < 100
+        )
         out["key_painted_max_under_100ms"] = (
-            not keys["timed_out"] and keys["key_to_painted_ms"].get("max", 1e9) < 100)
+            not keys["timed_out"] and keys["key_to_painted_ms"].get("max", 1e9) < 100
+        )
     if "idle_cpu" in large:
         out["idle_cpu_under_5_percent"] = all(
-            p["idle_cpu"]["console_cpu_percent"] < 5 for p in (small, large))
+            p["idle_cpu"]["console_cpu_percent"] < 5 for p in (small, large)
+        )
     return out
 
 
 def parse(argv: list[str] | None = None) -> Options:
     """Options from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--jobs", type=int, default=1_000_000,
-                        help="waiting jobs in the second phase (default 1000000)")
-    parser.add_argument("--small-jobs", type=int, default=10,
-                        help="waiting jobs in the first phase (default 10)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1_000_000,
+        help="waiting jobs in the second phase (default 1000000)",
+    )
+    parser.add_argument(
+        "--small-jobs", type=int, default=10, help="waiting jobs in the first phase (default 10)"
+    )
     parser.add_argument("--queue", default="sync", help="queue that gets the jobs (sync)")
-    parser.add_argument("--refreshes", type=int, default=50,
-                        help="snapshots per refresh measurement (default 50)")
-    parser.add_argument("--presses", type=int, default=20,
-                        help="key presses per key measurement (default 20)")
-    parser.add_argument("--settle-s", type=float, default=5.0,
-                        help="seconds the console runs before its CPU is measured (5)")
-    parser.add_argument("--cpu-s", type=float, default=30.0,
-                        help="seconds of CPU measurement (default 30)")
-    parser.add_argument("--fill-timeout-s", type=float, default=1800.0,
-                        help="give up filling the queue after this long (default 1800)")
+    parser.add_argument(
+        "--refreshes", type=int, default=50, help="snapshots per refresh measurement (default 50)"
+    )
+    parser.add_argument(
+        "--presses", type=int, default=20, help="key presses per key measurement (default 20)"
+    )
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=5.0,
+        help="seconds the console runs before its CPU is measured (5)",
+    )
+    parser.add_argument(
+        "--cpu-s", type=float, default=30.0, help="seconds of CPU measurement (default 30)"
+    )
+    parser.add_argument(
+        "--fill-timeout-s",
+        type=float,
+        default=1800.0,
+        help="give up filling the queue after this long (default 1800)",
+    )
     parser.add_argument("--skip-cpu", action="store_true", help="skip the idle CPU test")
     parser.add_argument("--skip-keys", action="store_true", help="skip the key press test")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -714,9 +800,19 @@ def parse(argv: list[str] | None = None) -> Options:
         parser.error(f"--queue must be one of {', '.join(q.name for q in JUSTO_QUEUES)}")
     if args.refreshes < 1 or args.presses < 1 or args.cpu_s <= 0 or args.settle_s < 0:
         parser.error("--refreshes and --presses must be >= 1, --cpu-s > 0, --settle-s >= 0")
-    opts = Options(args.jobs, args.small_jobs, args.queue, args.refreshes, args.presses,
-                   args.settle_s, args.cpu_s, args.fill_timeout_s, args.skip_cpu,
-                   args.skip_keys, args.json)
+    opts = Options(
+        args.jobs,
+        args.small_jobs,
+        args.queue,
+        args.refreshes,
+        args.presses,
+        args.settle_s,
+        args.cpu_s,
+        args.fill_timeout_s,
+        args.skip_cpu,
+        args.skip_keys,
+        args.json,
+    )
     return opts
 
 

@@ -90,8 +90,12 @@ def enqueue(n: int, mode: str = "single", gap: float = 0.0, lat: bool = False) -
                 await queue.add("noop", make_arg(i, lat))
         elif mode == "bulk":
             for start in range(0, n, BULK_BATCH):
-                await queue.add_bulk([JobSpec("noop", make_arg(i, lat))
-                                      for i in range(start, min(n, start + BULK_BATCH))])
+                await queue.add_bulk(
+                    [
+                        JobSpec("noop", make_arg(i, lat))
+                        for i in range(start, min(n, start + BULK_BATCH))
+                    ]
+                )
         else:
             raise ValueError(mode)
         dt = time.time() - t0
@@ -134,4 +138,3 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
-

@@ -55,8 +55,10 @@ class LatencyProvider:
         finally:
             self.in_flight -= 1
         base = datetime(2025, 1, 1, tzinfo=UTC)
-        steps = tuple(Movement(f"{cnj[-6:]}-{i}", base + timedelta(days=i), f"Movimento {i}")
-                      for i in range(self.movements))
+        steps = tuple(
+            Movement(f"{cnj[-6:]}-{i}", base + timedelta(days=i), f"Movimento {i}")
+            for i in range(self.movements)
+        )
         return Lawsuit(cnj=cnj, provider="judit", court="TJSP", movements=steps)
 
 
@@ -69,23 +71,38 @@ def seed(url: str, processes: int) -> None:
         workspace = Workspace(name="bench", slug=f"bench-{uuid.uuid4().hex[:6]}")
         session.add(workspace)
         session.flush()
-        session.add_all(MonitoredProcess(workspace_id=workspace.id, process_number=demo_cnj(i))
-                        for i in range(processes))
+        session.add_all(
+            MonitoredProcess(workspace_id=workspace.id, process_number=demo_cnj(i))
+            for i in range(processes)
+        )
     engine.dispose()
 
 
-async def run(url: str, redis_url: str, processes: int, latency: float,
-              movements: int) -> dict[str, Any]:
+async def run(
+    url: str, redis_url: str, processes: int, latency: float, movements: int
+) -> dict[str, Any]:
     """Seed, then time one ``full-sync`` job."""
     await asyncio.to_thread(seed, url, processes)
     engine = make_engine(url)
     redis = make_client(redis_url)
     provider = LatencyProvider(latency, movements)
-    worker = SyncWorker(SqlSyncStore(session_factory(engine)), provider, redis,
-                        cache_prefix=f"bench{uuid.uuid4().hex[:6]}:")
+    worker = SyncWorker(
+        SqlSyncStore(session_factory(engine)),
+        provider,
+        redis,
+        cache_prefix=f"bench{uuid.uuid4().hex[:6]}:",
+    )
     progress: list[str] = []
-    job = JobContext("b1", "full-sync", {"type": "full-sync"}, "sync", 1, 0, "t",
-                     lambda *args: progress.append(args[3]))
+    job = JobContext(
+        "b1",
+        "full-sync",
+        {"type": "full-sync"},
+        "sync",
+        1,
+        0,
+        "t",
+        lambda *args: progress.append(args[3]),
+    )
     started = time.monotonic()
     result = await worker(job)
     elapsed = time.monotonic() - started
@@ -93,12 +110,17 @@ async def run(url: str, redis_url: str, processes: int, latency: float,
     engine.dispose()
     bound = processes * latency / MAX_CONCURRENT
     return {
-        "processes": processes, "latency_ms": latency * 1000, "movements_per_process": movements,
-        "elapsed_s": round(elapsed, 2), "bound_s": round(bound, 2),
+        "processes": processes,
+        "latency_ms": latency * 1000,
+        "movements_per_process": movements,
+        "elapsed_s": round(elapsed, 2),
+        "bound_s": round(bound, 2),
         "ratio_to_bound": round(elapsed / bound, 3),
         "processes_per_s": round(processes / elapsed, 1),
-        "provider_calls": provider.calls, "max_in_flight": provider.max_in_flight,
-        "errors": result["errorCount"], "updated": result["updatedCount"],
+        "provider_calls": provider.calls,
+        "max_in_flight": provider.max_in_flight,
+        "errors": result["errorCount"],
+        "updated": result["updatedCount"],
         "database": url.split(":")[0],
     }
 
@@ -109,16 +131,19 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=5000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--movements", type=int, default=10)
-    parser.add_argument("--database-url", default=None,
-                        help="default: a fresh SQLite file in a temp directory")
+    parser.add_argument(
+        "--database-url", default=None, help="default: a fresh SQLite file in a temp directory"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jsb", dir="/tmp") as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        with EmbeddedRedis(Path(tmp) / "redis", appendonly=False,
-                           binary=find_redis_server(prefer="path")) as server:
-            figures = asyncio.run(run(url, server.url, args.processes, args.latency_ms / 1000,
-                                      args.movements))
+        with EmbeddedRedis(
+            Path(tmp) / "redis", appendonly=False, binary=find_redis_server(prefer="path")
+        ) as server:
+            figures = asyncio.run(
+                run(url, server.url, args.processes, args.latency_ms / 1000, args.movements)
+            )
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
 
 

@@ -83,12 +83,19 @@ class Snapshot:
 async def snapshot(redis: Redis) -> Snapshot:
     """One ``INFO ALL`` round trip."""
     info = await redis.info("all")
-    cmds = {key[len("cmdstat_"):]: int(value["calls"]) for key, value in info.items()
-            if key.startswith("cmdstat_")}
-    return Snapshot(cmds, int(info["total_commands_processed"]),
-                    int(info["total_reads_processed"]), int(info["total_net_input_bytes"]),
-                    float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
-                    int(info["used_memory"]))
+    cmds = {
+        key[len("cmdstat_") :]: int(value["calls"])
+        for key, value in info.items()
+        if key.startswith("cmdstat_")
+    }
+    return Snapshot(
+        cmds,
+        int(info["total_commands_processed"]),
+        int(info["total_reads_processed"]),
+        int(info["total_net_input_bytes"]),
+        float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+        int(info["used_memory"]),
+    )
 
 
 def cost(a: Snapshot, b: Snapshot, n: int) -> dict[str, Any]:
@@ -147,8 +154,9 @@ async def enqueue_bulk(queue: Queue, n: int) -> float:
     """Enqueue ``n`` jobs with ``add_bulk``, ``BULK_BATCH`` per call; returns seconds."""
     t0 = time.perf_counter()
     for start in range(0, n, BULK_BATCH):
-        await queue.add_bulk([JobSpec("noop", job_data(i))
-                              for i in range(start, min(n, start + BULK_BATCH))])
+        await queue.add_bulk(
+            [JobSpec("noop", job_data(i)) for i in range(start, min(n, start + BULK_BATCH))]
+        )
     return time.perf_counter() - t0
 
 
@@ -191,8 +199,13 @@ async def process(queue: Queue, n: int, concurrency: int) -> ProcessResult:
         worker.stop()
         await task
     t_acked = time.perf_counter()
-    return ProcessResult(t_last - t0, t_acked - t0, t_last - t_first,
-                         time.process_time() - cpu0, worker.stats.round_trips)
+    return ProcessResult(
+        t_last - t0,
+        t_acked - t0,
+        t_last - t_first,
+        time.process_time() - cpu0,
+        worker.stats.round_trips,
+    )
 
 
 async def latency(url: str, prefix: str, concurrency: int, n: int, gap: float) -> list[float]:
@@ -202,8 +215,11 @@ async def latency(url: str, prefix: str, concurrency: int, n: int, gap: float) -
     await queue.scripts.load()
     ready_key, lat_key = f"{prefix}:bench:ready", f"{prefix}:bench:lat"
     child = await asyncio.create_subprocess_exec(
-        sys.executable, SCRIPT, "--latency-worker",
-        json.dumps({"url": url, "prefix": prefix, "concurrency": concurrency, "n": n}))
+        sys.executable,
+        SCRIPT,
+        "--latency-worker",
+        json.dumps({"url": url, "prefix": prefix, "concurrency": concurrency, "n": n}),
+    )
     try:
         await queue.add("noop", {"warm": True, "t": time.time()})
         if await redis.blpop([ready_key], timeout=60) is None:
@@ -260,8 +276,9 @@ async def latency_worker(url: str, prefix: str, concurrency: int, n: int) -> Non
 # ------------------------------------------------------------------------ main
 
 
-async def run(url: str, jobs: int, concurrency: int, lat_n: int, lat_gap: float,
-              private: bool) -> dict[str, Any]:
+async def run(
+    url: str, jobs: int, concurrency: int, lat_n: int, lat_gap: float, private: bool
+) -> dict[str, Any]:
     """All the tests on the server at ``url``; returns the result dict."""
     prefix = f"justobench{uuid.uuid4().hex[:10]}"
     redis = make_client(url)
@@ -359,8 +376,10 @@ def print_table(result: dict[str, Any]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--redis-url", help="use this server (keys under a unique prefix); "
-                    "default: start a private redis-server")
+    ap.add_argument(
+        "--redis-url",
+        help="use this server (keys under a unique prefix); default: start a private redis-server",
+    )
     ap.add_argument("--jobs", type=int, default=20000, help="N jobs per test")
     ap.add_argument("--concurrency", type=int, default=50, help="worker concurrency")
     ap.add_argument("--latency-jobs", type=int, default=500)
@@ -381,16 +400,26 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--jobs must be at least 2")
     gap = args.latency_gap_ms / 1000
     if args.redis_url:
-        result = asyncio.run(run(args.redis_url, args.jobs, args.concurrency,
-                                 args.latency_jobs, gap, private=False))
+        result = asyncio.run(
+            run(args.redis_url, args.jobs, args.concurrency, args.latency_jobs, gap, private=False)
+        )
     else:
         with tempfile.TemporaryDirectory(prefix="justo-bench-") as tmp:
-            server = EmbeddedRedis(Path(tmp), appendonly=False,
-                                   binary=find_redis_server(prefer="path"))
+            server = EmbeddedRedis(
+                Path(tmp), appendonly=False, binary=find_redis_server(prefer="path")
+            )
             server.start()
             try:
-                result = asyncio.run(run(server.url, args.jobs, args.concurrency,
-                                         args.latency_jobs, gap, private=True))
+                result = asyncio.run(
+                    run(
+                        server.url,
+                        args.jobs,
+                        args.concurrency,
+                        args.latency_jobs,
+                        gap,
+                        private=True,
+                    )
+                )
             finally:
                 server.stop()
     if args.json:

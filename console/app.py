@@ -71,13 +71,18 @@ class JustoConsole(App[int]):
     ]
 
     # No repaint of the whole screen per refresh: the screens' watchers update their widgets.
-    snapshot: reactive[EngineSnapshot | None] = reactive(None, always_update=True,
-                                                         repaint=False)
+    snapshot: reactive[EngineSnapshot | None] = reactive(None, always_update=True, repaint=False)
     stale_since: reactive[float | None] = reactive(None)
 
-    def __init__(self, source: ConsoleSource, *, refresh_s: float | None = 1.0,
-                 supervisor: SupervisorHandle | None = None, mode_label: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        source: ConsoleSource,
+        *,
+        refresh_s: float | None = 1.0,
+        supervisor: SupervisorHandle | None = None,
+        mode_label: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self.clock = clock
         self.source = source
@@ -94,11 +99,11 @@ class JustoConsole(App[int]):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             # SIGTERM (e.g. from a service manager) stops as gracefully as `q` does.
             asyncio.get_running_loop().add_signal_handler(
-                signal.SIGTERM, lambda: self.call_later(self.action_quit))
+                signal.SIGTERM, lambda: self.call_later(self.action_quit)
+            )
         await self.push_screen(DashboardScreen())
         if self.supervisor is not None:
-            self._supervisor_task = asyncio.create_task(self.supervisor.run(),
-                                                        name="supervisor")
+            self._supervisor_task = asyncio.create_task(self.supervisor.run(), name="supervisor")
             self._supervisor_task.add_done_callback(self._supervisor_ended)
         await self.poll_once()
         # What exists now lives as long as the app: keep it out of the garbage collector's
@@ -114,9 +119,13 @@ class JustoConsole(App[int]):
         exc = task.exception()
         reason = f"{type(exc).__name__}: {exc}" if exc else "it returned"
         self.mode_label = "supervisor STOPPED · monitor only"
-        self.notify(f"the supervisor stopped ({reason}); the console keeps watching. "
-                    "See logs/workers/supervisor.log", title="Supervisor stopped",
-                    severity="error", timeout=60)
+        self.notify(
+            f"the supervisor stopped ({reason}); the console keeps watching. "
+            "See logs/workers/supervisor.log",
+            title="Supervisor stopped",
+            severity="error",
+            timeout=60,
+        )
 
     # ------------------------------------------------------------ refresh
 
@@ -143,8 +152,12 @@ class JustoConsole(App[int]):
     def _mark_stale(self, exc: BaseException) -> None:
         if self.stale_since is None:
             self.stale_since = self.clock()
-            self.notify(f"cannot refresh: {type(exc).__name__}; showing the last data and "
-                        "retrying", title="Redis unreachable", severity="error", timeout=8)
+            self.notify(
+                f"cannot refresh: {type(exc).__name__}; showing the last data and retrying",
+                title="Redis unreachable",
+                severity="error",
+                timeout=8,
+            )
             log.warning("console refresh failed: %s", type(exc).__name__)
 
     def refresh_soon(self) -> None:
@@ -183,10 +196,14 @@ class JustoConsole(App[int]):
             if confirmed:
                 self.run_worker(self._retry_failed(queue, after), exit_on_error=False)
 
-        self.push_screen(ConfirmModal(
-            f"Retry failed jobs of {queue}",
-            f"{failed} failed job(s) go back to waiting with fresh attempts.",
-            "Retry"), done)
+        self.push_screen(
+            ConfirmModal(
+                f"Retry failed jobs of {queue}",
+                f"{failed} failed job(s) go back to waiting with fresh attempts.",
+                "Retry",
+            ),
+            done,
+        )
 
     def _failed_count(self, queue: str) -> int:
         snap = self.snapshot
@@ -207,22 +224,28 @@ class JustoConsole(App[int]):
 
         self.push_screen(CleanModal(self.source, queue), done)
 
-    async def _clean(self, queue: str, request: CleanRequest,
-                     after: Callable[[], object] | None) -> None:
+    async def _clean(
+        self, queue: str, request: CleanRequest, after: Callable[[], object] | None
+    ) -> None:
         deleted = await self.source.clean(queue, request.state, request.older_than)
         self.notify(f"{queue}: {deleted} {request.state} job(s) deleted")
         self._after(after)
 
-    def confirm_remove(self, queue: str, job_id: str,
-                       after: Callable[[], object] | None = None) -> None:
+    def confirm_remove(
+        self, queue: str, job_id: str, after: Callable[[], object] | None = None
+    ) -> None:
         """Ask, then delete one job."""
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
                 self.run_worker(self._remove(queue, job_id, after), exit_on_error=False)
 
-        self.push_screen(ConfirmModal(f"Remove job {job_id} from {queue}",
-                                      "1 job will be deleted for good.", "Remove"), done)
+        self.push_screen(
+            ConfirmModal(
+                f"Remove job {job_id} from {queue}", "1 job will be deleted for good.", "Remove"
+            ),
+            done,
+        )
 
     async def _remove(self, queue: str, job_id: str, after: Callable[[], object] | None) -> None:
         try:
@@ -238,8 +261,9 @@ class JustoConsole(App[int]):
 
         async def run() -> None:
             moved = await self.source.retry_job(queue, job_id)
-            self.notify(f"job {job_id} moved back to waiting" if moved
-                        else f"job {job_id} is not failed")
+            self.notify(
+                f"job {job_id} moved back to waiting" if moved else f"job {job_id} is not failed"
+            )
             self._after(after)
 
         self.run_worker(run(), exit_on_error=False)
@@ -274,8 +298,9 @@ class JustoConsole(App[int]):
             self.supervisor.request_stop(fast=True)
             return
         self._stopping = True
-        self.notify("stopping the supervisor: running jobs are finishing (q again: stop now)",
-                    timeout=30)
+        self.notify(
+            "stopping the supervisor: running jobs are finishing (q again: stop now)", timeout=30
+        )
         self.supervisor.request_stop()
         self.run_worker(self._exit_after(task), exit_on_error=False)
 
@@ -291,6 +316,7 @@ class JustoConsole(App[int]):
                 action = binding.action
                 target = self if binding in self.BINDINGS else screen
                 yield SystemCommand(
-                    binding.description, f"key: {binding.key_display or binding.key}",
-                    lambda target=target, action=action: self.call_later(
-                        target.run_action, action))
+                    binding.description,
+                    f"key: {binding.key_display or binding.key}",
+                    lambda target=target, action=action: self.call_later(target.run_action, action),
+                )

@@ -24,8 +24,15 @@ log = logging.getLogger("justo")
 class InProcessSupervisor:
     """The supervisor, run inside the console's event loop with its own Redis client."""
 
-    def __init__(self, url: str, settings: Settings, env: Mapping[str, str], *, demo: bool,
-                 allow_eviction: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        settings: Settings,
+        env: Mapping[str, str],
+        *,
+        demo: bool,
+        allow_eviction: bool,
+    ) -> None:
         self.url = url
         self.settings = settings
         self.env = env
@@ -39,8 +46,8 @@ class InProcessSupervisor:
         redis = make_client(self.url)
         try:
             self.supervisor, jobs = await start_supervisor(
-                redis, self.settings, self.env, demo=self.demo,
-                allow_eviction=self.allow_eviction)
+                redis, self.settings, self.env, demo=self.demo, allow_eviction=self.allow_eviction
+            )
             if self._stop_asked is not None:
                 self.supervisor.request_stop(fast=self._stop_asked)
             await run_until_stopped(self.supervisor, jobs, demo=self.demo)
@@ -65,11 +72,22 @@ async def _precheck(url: str, prefix: str, allow_eviction: bool) -> None:
         await redis.aclose()
 
 
-def run_console(env: Mapping[str, str], settings: Settings, *, demo: bool, allow_eviction: bool,
-                embedded: bool, monitor: bool) -> int:
+def run_console(
+    env: Mapping[str, str],
+    settings: Settings,
+    *,
+    demo: bool,
+    allow_eviction: bool,
+    embedded: bool,
+    monitor: bool,
+) -> int:
     """Open the console (with the supervisor unless ``monitor``); returns the exit code."""
-    setup_logging(log_dir=settings.data_dir / "logs", queues=[q.name for q in settings.queues],
-                  stdout=False, env=env)
+    setup_logging(
+        log_dir=settings.data_dir / "logs",
+        queues=[q.name for q in settings.queues],
+        stdout=False,
+        env=env,
+    )
     runtime = RedisRuntime(env, settings.data_dir, probe_localhost=not embedded)
     try:
         url = runtime.url()
@@ -81,12 +99,16 @@ def run_console(env: Mapping[str, str], settings: Settings, *, demo: bool, allow
             # Refuse an outdated configured database before the screen opens, with the
             # command to run, rather than inside the app.
             open_database(env, settings)[0].dispose()
-            supervisor = InProcessSupervisor(url, settings, env, demo=demo,
-                                             allow_eviction=allow_eviction)
+            supervisor = InProcessSupervisor(
+                url, settings, env, demo=demo, allow_eviction=allow_eviction
+            )
         where = "embedded Redis" if runtime.embedded else redact_url(url)
         mode = "monitor" if monitor else "supervisor" + (" + demo feed" if demo else "")
-        app = JustoConsole(RedisSource(make_client(url), settings), supervisor=supervisor,
-                           mode_label=f"{where} · {mode}")
+        app = JustoConsole(
+            RedisSource(make_client(url), settings),
+            supervisor=supervisor,
+            mode_label=f"{where} · {mode}",
+        )
         return app.run() or 0
     except ConfigError as exc:
         print(f"error: {exc}")

@@ -82,8 +82,10 @@ class RedisSource:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.prefix = settings.prefix
-        self.queues = {c.name: Queue(redis, c.name, prefix=settings.prefix, options=c.options)
-                       for c in settings.queues}
+        self.queues = {
+            c.name: Queue(redis, c.name, prefix=settings.prefix, options=c.options)
+            for c in settings.queues
+        }
         self.queue_names: Sequence[str] = list(self.queues)
         self._last_log: str = ""
 

@@ -90,8 +90,7 @@ def clock(epoch: float | None, *, with_date: bool = False) -> str:
     """Local wall-clock time of an epoch (``-`` for ``None``)."""
     if not epoch:
         return "-"
-    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S" if with_date
-                                                  else "%H:%M:%S")
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
 def zoned_clock(epoch: float | None, zone: str) -> str:

@@ -114,14 +114,17 @@ async def check_redis(redis: Redis, *, prefix: str, allow_eviction: bool = False
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
         raise RedisUnavailableError(f"cannot reach Redis: {exc}") from exc
     if policy not in ("noeviction", "unknown"):
-        message = (f"Redis maxmemory-policy is {policy!r}: it may evict queued jobs and lease "
-                   "keys. Set it to 'noeviction' (CONFIG SET maxmemory-policy noeviction)")
+        message = (
+            f"Redis maxmemory-policy is {policy!r}: it may evict queued jobs and lease "
+            "keys. Set it to 'noeviction' (CONFIG SET maxmemory-policy noeviction)"
+        )
         if not allow_eviction:
             raise UnsafeRedisError(message + " or pass --allow-eviction.")
         log.warning("%s; continuing because eviction was explicitly allowed", message)
     if not appendonly:
-        log.warning("Redis has no append-only file: a Redis crash loses recent jobs "
-                    "(set appendonly yes)")
+        log.warning(
+            "Redis has no append-only file: a Redis crash loses recent jobs (set appendonly yes)"
+        )
     restarted = previous is not None and previous.decode() != run_id
     if restarted:
         log.warning("Redis restarted since last seen (run_id changed): possible data loss")
@@ -148,8 +151,9 @@ class RedisRuntime:
         probe_localhost: look for a Redis on localhost:6379 before embedding one.
     """
 
-    def __init__(self, env: Mapping[str, str], data_dir: Path, *,
-                 probe_localhost: bool = True) -> None:
+    def __init__(
+        self, env: Mapping[str, str], data_dir: Path, *, probe_localhost: bool = True
+    ) -> None:
         self.env = env
         self.data_dir = data_dir
         self.probe_localhost = probe_localhost
@@ -165,8 +169,11 @@ class RedisRuntime:
         if self.embedded is None:
             self.embedded = EmbeddedRedis(self.data_dir / "redis")
             self.embedded.start()
-            log.info("started embedded redis-server (%s) in %s", self.embedded.binary,
-                     self.embedded.data_dir)
+            log.info(
+                "started embedded redis-server (%s) in %s",
+                self.embedded.binary,
+                self.embedded.data_dir,
+            )
         return self.embedded.url
 
     def close(self) -> None:

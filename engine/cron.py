@@ -38,8 +38,9 @@ class CronJob:
         if not self.name or ":" in self.name:
             raise ConfigError(f"recurring job name must be non-empty without ':': {self.name!r}")
         fields = len(self.cron.split())
-        if fields not in (5, 6) or not croniter.is_valid(self.cron,
-                                                         second_at_beginning=fields == 6):
+        if fields not in (5, 6) or not croniter.is_valid(
+            self.cron, second_at_beginning=fields == 6
+        ):
             raise ConfigError(f"recurring job {self.name!r}: invalid cron {self.cron!r}")
 
     @property
@@ -48,8 +49,9 @@ class CronJob:
         return len(self.cron.split()) == 6
 
     def _iter(self, at: float, zone: ZoneInfo) -> croniter:
-        return croniter(self.cron, datetime.fromtimestamp(at, zone),
-                        second_at_beginning=self.has_seconds)
+        return croniter(
+            self.cron, datetime.fromtimestamp(at, zone), second_at_beginning=self.has_seconds
+        )
 
     def next_tick(self, after: float, zone: ZoneInfo) -> float:
         """The first tick strictly after ``after`` (epoch seconds)."""
@@ -73,11 +75,26 @@ class CronJob:
 
 JUSTO_RECURRING: tuple[CronJob, ...] = (
     CronJob("sync-apis", "sync", "full-sync", "0 */6 * * *", {"type": "full-sync"}),
-    CronJob("weekly-reports", "reports", "generate-scheduled-reports", "0 23 * * 0",
-            {"type": "weekly-reports"}),
-    CronJob("cache-cleanup", "cache-cleanup", "cleanup-expired-cache", "0 2 * * *",
-            {"type": "daily-cleanup"}),
-    CronJob("ai-cache-cleanup", "cache-cleanup", "cleanup-ai-cache", "0 3 * * *",
-            {"type": "ai-cache-cleanup"}),
+    CronJob(
+        "weekly-reports",
+        "reports",
+        "generate-scheduled-reports",
+        "0 23 * * 0",
+        {"type": "weekly-reports"},
+    ),
+    CronJob(
+        "cache-cleanup",
+        "cache-cleanup",
+        "cleanup-expired-cache",
+        "0 2 * * *",
+        {"type": "daily-cleanup"},
+    ),
+    CronJob(
+        "ai-cache-cleanup",
+        "cache-cleanup",
+        "cleanup-ai-cache",
+        "0 3 * * *",
+        {"type": "ai-cache-cleanup"},
+    ),
 )
 """The original's four recurring jobs (``lib/queues.ts``), in America/Sao_Paulo time."""

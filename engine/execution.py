@@ -51,7 +51,8 @@ def decode_payload(job: Leased, max_payload: int) -> Any:
         raise MalformedJobError("job has no name")
     if len(job.raw_data) > max_payload:
         raise MalformedJobError(
-            f"payload too large: {len(job.raw_data)} bytes, limit {max_payload}")
+            f"payload too large: {len(job.raw_data)} bytes, limit {max_payload}"
+        )
     if not job.raw_data:
         return None
     try:
@@ -76,7 +77,10 @@ async def _call(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) 
         if not registry.is_async(job.name):
             queue_logger(queue.name).warning(
                 "job %s: sync handler still running after its %ss timeout; its thread is "
-                "leaked until it returns", job.id, timeout)
+                "leaked until it returns",
+                job.id,
+                timeout,
+            )
         raise JobTimeoutError(f"job exceeded its timeout of {timeout}s") from exc
 
 
@@ -84,15 +88,29 @@ def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: i
     attempts = int(job.options.get("attempts", queue.options.attempts))
     # Handlers mark errors that retrying cannot fix with ``retryable = False``.
     if job.attempts_made < attempts and getattr(exc, "retryable", True) is not False:
-        backoff = (Backoff.from_json(job.options["backoff"]) if "backoff" in job.options
-                   else queue.options.backoff)
+        backoff = (
+            Backoff.from_json(job.options["backoff"])
+            if "backoff" in job.options
+            else queue.options.backoff
+        )
         delay = max(backoff.delay_for(job.attempts_made), _asked_delay_ms(exc))
         queue_logger(queue.name).warning(
             "job %s (%s) attempt %d/%d failed: %s; retrying in %d ms",
-            job.id, job.name, job.attempts_made, attempts, _describe(exc), delay)
+            job.id,
+            job.name,
+            job.attempts_made,
+            attempts,
+            _describe(exc),
+            delay,
+        )
         return _outcome(job, "r", exc, started, wait_ms, delay)
-    queue_logger(queue.name).error("job %s (%s) failed after %d attempt(s): %s",
-                                   job.id, job.name, job.attempts_made, _describe(exc))
+    queue_logger(queue.name).error(
+        "job %s (%s) failed after %d attempt(s): %s",
+        job.id,
+        job.name,
+        job.attempts_made,
+        _describe(exc),
+    )
     return _outcome(job, "f", exc, started, wait_ms)
 
 
@@ -105,11 +123,13 @@ def _asked_delay_ms(exc: Exception) -> int:
     return 0
 
 
-def _outcome(job: Leased, kind: OutcomeKind, exc: BaseException, started: int, wait_ms: int,
-             delay: int = 0) -> Outcome:
+def _outcome(
+    job: Leased, kind: OutcomeKind, exc: BaseException, started: int, wait_ms: int, delay: int = 0
+) -> Outcome:
     trace = "".join(tb_module.format_exception(exc))[-MAX_TRACEBACK_CHARS:]
-    return Outcome(job.id, job.token, kind, _describe(exc), trace, now_ms() - started,
-                   wait_ms, delay)
+    return Outcome(
+        job.id, job.token, kind, _describe(exc), trace, now_ms() - started, wait_ms, delay
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -38,7 +38,8 @@ def load_modules(registry: Registry, modules: Iterable[str]) -> list[str]:
             for job_name, fn in module.HANDLERS.items():
                 registry.add(str(job_name), fn)
         else:
-            raise ConfigError(f"handler module {name!r} defines neither register(registry) "
-                              "nor a HANDLERS dict")
+            raise ConfigError(
+                f"handler module {name!r} defines neither register(registry) nor a HANDLERS dict"
+            )
         added += sorted(set(registry.names()) - before)
     return added

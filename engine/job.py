@@ -75,7 +75,8 @@ class Job:
             id=job_id,
             queue=queue,
             name=_text(raw, "name"),
-            state=JobState(state_text) if state_text in JobState._value2member_map_
+            state=JobState(state_text)
+            if state_text in JobState._value2member_map_
             else JobState.FAILED,
             raw_data=raw_data,
             data=_loads(raw_data),

@@ -69,17 +69,34 @@ class ReapResult:
     ids: list[str]
 
 
-def fetch_call(queue: Queue, now: int, limit: int, worker_id: str,
-               alone_ok: bool = True) -> Call:
+def fetch_call(queue: Queue, now: int, limit: int, worker_id: str, alone_ok: bool = True) -> Call:
     """The ``fetch`` script call: lease up to ``limit`` jobs (parse with ``parse_fetch``).
 
     ``alone_ok``: the caller runs nothing now, so it may take a quarantined job (alone).
     """
     k = queue.keys
-    keys = [k.priorities, k.delayed, k.active, k.paused, k.fence, k.notify, k.failed,
-            k.id_counter, k.events]
-    args = [k.job_prefix, k.wait_prefix, now, limit, queue.options.lease_ms, worker_id,
-            MAX_PROMOTE, queue.options.events_max, "1" if alone_ok else "0"]
+    keys = [
+        k.priorities,
+        k.delayed,
+        k.active,
+        k.paused,
+        k.fence,
+        k.notify,
+        k.failed,
+        k.id_counter,
+        k.events,
+    ]
+    args = [
+        k.job_prefix,
+        k.wait_prefix,
+        now,
+        limit,
+        queue.options.lease_ms,
+        worker_id,
+        MAX_PROMOTE,
+        queue.options.events_max,
+        "1" if alone_ok else "0",
+    ]
     return ("fetch", keys, args)
 
 
@@ -90,8 +107,18 @@ def parse_fetch(reply: list[Any]) -> FetchResult:
     for i in range(count):
         f = reply[4 + i * 8 : 12 + i * 8]
         opts = _options(f[6])
-        jobs.append(Leased(f[0].decode(), str(int(f[1])), f[2].decode("utf-8", "replace"),
-                           f[3], int(f[4]), int(f[5]), opts, int(f[7])))
+        jobs.append(
+            Leased(
+                f[0].decode(),
+                str(int(f[1])),
+                f[2].decode("utf-8", "replace"),
+                f[3],
+                int(f[4]),
+                int(f[5]),
+                opts,
+                int(f[7]),
+            )
+        )
     return FetchResult(jobs, bool(paused), next_due if next_due >= 0 else None, bool(held))
 
 
@@ -108,12 +135,35 @@ def _options(raw: bytes) -> dict[str, Any]:
 def finish_call(queue: Queue, now: int, outcomes: list[Outcome]) -> Call:
     """The ``finish`` script call; its reply lists the ids whose lease was lost."""
     k, o = queue.keys, queue.options
-    packed = json.dumps([[out.id, out.token, out.kind, out.value, out.traceback, out.run_ms,
-                          out.wait_ms, out.delay_ms] for out in outcomes],
-                        ensure_ascii=False, separators=(",", ":"))
-    args: list[Any] = [k.job_prefix, k.wait_prefix, k.log_prefix, k.metrics_prefix, now,
-                       o.keep_completed, o.keep_failed, o.metrics_horizon_s, o.events_max,
-                       packed]
+    packed = json.dumps(
+        [
+            [
+                out.id,
+                out.token,
+                out.kind,
+                out.value,
+                out.traceback,
+                out.run_ms,
+                out.wait_ms,
+                out.delay_ms,
+            ]
+            for out in outcomes
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    args: list[Any] = [
+        k.job_prefix,
+        k.wait_prefix,
+        k.log_prefix,
+        k.metrics_prefix,
+        now,
+        o.keep_completed,
+        o.keep_failed,
+        o.metrics_horizon_s,
+        o.events_max,
+        packed,
+    ]
     keys = [k.active, k.completed, k.failed, k.delayed, k.priorities, k.notify, k.events]
     return ("finish", keys, args)
 
@@ -121,8 +171,11 @@ def finish_call(queue: Queue, now: int, outcomes: list[Outcome]) -> Call:
 def update_call(queue: Queue, job_id: str, token: str, kind: str, value: str) -> Call:
     """The ``update_job`` call: progress (``kind="progress"``) or a log line (``"log"``)."""
     k = queue.keys
-    return ("update_job", [k.job(job_id), k.job_logs(job_id)],
-            [token, kind, value, queue.options.max_log_lines])
+    return (
+        "update_job",
+        [k.job(job_id), k.job_logs(job_id)],
+        [token, kind, value, queue.options.max_log_lines],
+    )
 
 
 async def fetch(queue: Queue, now: int, limit: int, worker_id: str) -> FetchResult:
@@ -162,6 +215,8 @@ async def reap(queue: Queue, now: int, limit: int = 1000) -> ReapResult:
     """Recover jobs whose lease expired before ``now``."""
     k, o = queue.keys, queue.options
     reply = await queue.scripts.call(
-        "reap", [k.active, k.failed, k.priorities, k.notify, k.events],
-        [k.job_prefix, k.wait_prefix, now, o.max_stalls, limit, o.events_max])
+        "reap",
+        [k.active, k.failed, k.priorities, k.notify, k.events],
+        [k.job_prefix, k.wait_prefix, now, o.max_stalls, limit, o.events_max],
+    )
     return ReapResult(int(reply[0]), int(reply[1]), [r.decode() for r in reply[2:]])

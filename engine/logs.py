@@ -41,8 +41,10 @@ little, showing a key costs a lot."""
 _URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _FIELD = re.compile(
-    r"(?i)([\"']?\b[a-z0-9_-]*(?:" + "|".join(re.escape(w) for w in SECRET_WORDS)
-    + r")[a-z0-9_-]*[\"']?\s*[:=]\s*[\"']?)([^\"'\s,;&}]+)")
+    r"(?i)([\"']?\b[a-z0-9_-]*(?:"
+    + "|".join(re.escape(w) for w in SECRET_WORDS)
+    + r")[a-z0-9_-]*[\"']?\s*[:=]\s*[\"']?)([^\"'\s,;&}]+)"
+)
 
 
 def queue_logger(queue: str) -> logging.Logger:
@@ -53,8 +55,11 @@ def queue_logger(queue: str) -> logging.Logger:
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values of environment variables that look like secrets (to redact verbatim)."""
     markers = ("PASSWORD", "SECRET", "TOKEN", "API_KEY", "APIKEY")
-    return sorted({v for k, v in env.items() if any(m in k.upper() for m in markers)
-                   and len(v) >= 6}, key=len, reverse=True)
+    return sorted(
+        {v for k, v in env.items() if any(m in k.upper() for m in markers) and len(v) >= 6},
+        key=len,
+        reverse=True,
+    )
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -92,7 +97,7 @@ class _QueueFilter(logging.Filter):
 def queue_of(logger_name: str) -> str | None:
     """The queue a logger belongs to, or ``None`` for supervisor-level loggers."""
     prefix = QUEUE_LOGGER + "."
-    return logger_name[len(prefix):] if logger_name.startswith(prefix) else None
+    return logger_name[len(prefix) :] if logger_name.startswith(prefix) else None
 
 
 def worker_log_path(log_dir: Path, worker: str) -> Path:
@@ -100,9 +105,16 @@ def worker_log_path(log_dir: Path, worker: str) -> Path:
     return log_dir / "workers" / f"{worker}.log"
 
 
-def setup_logging(*, log_dir: Path | None, queues: Iterable[str], level: int = logging.INFO,
-                  stdout: bool = True, env: Mapping[str, str] | None = None,
-                  max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> None:
+def setup_logging(
+    *,
+    log_dir: Path | None,
+    queues: Iterable[str],
+    level: int = logging.INFO,
+    stdout: bool = True,
+    env: Mapping[str, str] | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
+    backups: int = 5,
+) -> None:
     """Configure the root logger: stdout and/or rotating per-worker files, all redacted."""
     formatter = RedactingFormatter(secrets=secret_values(os.environ if env is None else env))
     for chatty in QUIET_LOGGERS:
@@ -121,8 +133,9 @@ def setup_logging(*, log_dir: Path | None, queues: Iterable[str], level: int = l
     for worker in [*queues, None]:
         path = worker_log_path(log_dir, worker or "supervisor")
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes,
-                                                       backupCount=backups, encoding="utf-8")
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
         handler.setFormatter(formatter)
         handler.addFilter(_QueueFilter(worker))
         root.addHandler(handler)
@@ -140,8 +153,14 @@ class LogStreamSink(logging.Handler):
         secrets: literal values to redact.
     """
 
-    def __init__(self, key: str, *, maxlen: int = 5000, secrets: Iterable[str] = (),
-                 level: int = logging.INFO) -> None:
+    def __init__(
+        self,
+        key: str,
+        *,
+        maxlen: int = 5000,
+        secrets: Iterable[str] = (),
+        level: int = logging.INFO,
+    ) -> None:
         super().__init__(level)
         self.key = key
         self.maxlen = maxlen
@@ -154,10 +173,15 @@ class LogStreamSink(logging.Handler):
             message = record.getMessage()
             if record.exc_info:
                 message += "\n" + logging.Formatter().formatException(record.exc_info)
-            self.pending.append({
-                "ts": f"{record.created:.3f}", "level": record.levelname,
-                "logger": record.name, "queue": queue_of(record.name) or "",
-                "msg": redact(message, self.secrets)[:4000]})
+            self.pending.append(
+                {
+                    "ts": f"{record.created:.3f}",
+                    "level": record.levelname,
+                    "logger": record.name,
+                    "queue": queue_of(record.name) or "",
+                    "msg": redact(message, self.secrets)[:4000],
+                }
+            )
         except Exception:  # a log handler must never raise into the caller
             self.handleError(record)
 
@@ -195,5 +219,7 @@ class LogStreamSink(logging.Handler):
 
 def read_log_stream(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[dict[str, str]]:
     """Decode XRANGE/XREVRANGE entries of the log stream."""
-    return [{k.decode(): v.decode("utf-8", "replace") for k, v in fields.items()}
-            for _, fields in entries]
+    return [
+        {k.decode(): v.decode("utf-8", "replace") for k, v in fields.items()}
+        for _, fields in entries
+    ]

@@ -60,8 +60,11 @@ class Backoff:
             return cls("fixed", int(raw))
         if not isinstance(raw, dict) or raw.get("kind") not in ("fixed", "exponential"):
             raise InvalidJobError(f"invalid backoff: {raw!r}")
-        return cls(raw["kind"], int(raw.get("delay_ms", DEFAULT_BACKOFF_MS)),
-                   int(raw.get("max_delay_ms", 3_600_000)))
+        return cls(
+            raw["kind"],
+            int(raw.get("delay_ms", DEFAULT_BACKOFF_MS)),
+            int(raw.get("max_delay_ms", 3_600_000)),
+        )
 
 
 @dataclass(frozen=True)

@@ -149,8 +149,7 @@ class Queue:
         calls = []
         for start in range(0, len(rows), ADD_BATCH):
             chunk = rows[start : start + ADD_BATCH]
-            args: list[Any] = [self.keys.job_prefix, self.keys.wait_prefix, now, 0, "",
-                               len(chunk)]
+            args: list[Any] = [self.keys.job_prefix, self.keys.wait_prefix, now, 0, "", len(chunk)]
             for row in chunk:
                 args.extend(row)
             calls.append(("add", self._add_keys(), args))
@@ -158,8 +157,7 @@ class Queue:
             return _enqueued([await self.scripts.call(*calls[0])])
         return _enqueued(await self.scripts.run(calls))
 
-    async def add_once(self, guard: str, ttl_s: int, owner: str,
-                       spec: JobSpec) -> Enqueued | None:
+    async def add_once(self, guard: str, ttl_s: int, owner: str, spec: JobSpec) -> Enqueued | None:
         """Add ``spec`` only if the claim key ``guard`` (a suffix under this queue's keys)
         is not taken yet; the claim and the add are one atomic step.
 
@@ -179,8 +177,7 @@ class Queue:
         if not isinstance(spec.name, str) or not spec.name:
             raise InvalidJobError(f"job name must be a non-empty string, not {spec.name!r}")
         job_id = _check_job_id(spec.job_id)
-        priority = check_priority(self.options.priority if spec.priority is None
-                                  else spec.priority)
+        priority = check_priority(self.options.priority if spec.priority is None else spec.priority)
         if spec.delay < 0:
             raise InvalidJobError("delay must not be negative")
         data = encode_data(spec.data, self.options.max_payload)
@@ -234,8 +231,9 @@ class Queue:
             key = k.completed if state is JobState.COMPLETED else k.failed
             raw = await self.redis.zrevrange(key, start, stop)
         else:
-            raw = await self.redis.zrange(k.delayed if state is JobState.DELAYED else k.active,
-                                          start, stop)
+            raw = await self.redis.zrange(
+                k.delayed if state is JobState.DELAYED else k.active, start, stop
+            )
         return [r.decode() for r in raw]
 
     async def _waiting_ids(self, start: int, stop: int) -> list[str]:
@@ -260,8 +258,8 @@ class Queue:
         """The newest events (failed, retrying, stalled, paused, ...), newest first."""
         raw = await self.redis.xrevrange(self.keys.events, count=count)
         return [
-            {"at": entry_id.decode()} | {k.decode(): v.decode("utf-8", "replace")
-                                         for k, v in fields.items()}
+            {"at": entry_id.decode()}
+            | {k.decode(): v.decode("utf-8", "replace") for k, v in fields.items()}
             for entry_id, fields in raw
         ]
 
@@ -280,8 +278,10 @@ class Queue:
     async def _set_paused(self, pause: bool) -> bool:
         k = self.keys
         changed = await self.scripts.call(
-            "set_paused", [k.paused, k.notify, k.events],
-            ["1" if pause else "0", now_ms(), self.options.events_max])
+            "set_paused",
+            [k.paused, k.notify, k.events],
+            ["1" if pause else "0", now_ms(), self.options.events_max],
+        )
         return bool(changed)
 
     async def retry_failed(self, limit: int | None = None) -> int:
@@ -303,8 +303,11 @@ class Queue:
     async def _retry(self, limit: int, ids: list[str]) -> int:
         k = self.keys
         args = [k.job_prefix, k.wait_prefix, now_ms(), limit, self.options.events_max, *ids]
-        return int(await self.scripts.call(
-            "retry_failed", [k.failed, k.priorities, k.notify, k.events], args))
+        return int(
+            await self.scripts.call(
+                "retry_failed", [k.failed, k.priorities, k.notify, k.events], args
+            )
+        )
 
     async def clean(
         self,
@@ -319,15 +322,19 @@ class Queue:
         removed = 0
         while limit is None or removed < limit:
             batch = CONTROL_BATCH if limit is None else min(CONTROL_BATCH, limit - removed)
-            done = int(await self.scripts.call(
-                "clean", [key], [self.keys.job_prefix, self.keys.log_prefix, cutoff, batch]))
+            done = int(
+                await self.scripts.call(
+                    "clean", [key], [self.keys.job_prefix, self.keys.log_prefix, cutoff, batch]
+                )
+            )
             removed += done
             if done < batch:
                 break
         return removed
 
-    async def count_finished(self, state: Literal["completed", "failed"] | JobState,
-                             older_than: float = 0.0) -> int:
+    async def count_finished(
+        self, state: Literal["completed", "failed"] | JobState, older_than: float = 0.0
+    ) -> int:
         """How many completed or failed jobs finished more than ``older_than`` seconds ago
         (what ``clean`` with the same arguments would delete, without a limit)."""
         key = self._finished_key(JobState(state))
@@ -344,10 +351,19 @@ class Queue:
         k = self.keys
         removed = 0
         while True:
-            done = int(await self.scripts.call(
-                "drain", [k.priorities, k.delayed, k.events],
-                [k.job_prefix, k.wait_prefix, k.log_prefix, CONTROL_BATCH,
-                 self.options.events_max]))
+            done = int(
+                await self.scripts.call(
+                    "drain",
+                    [k.priorities, k.delayed, k.events],
+                    [
+                        k.job_prefix,
+                        k.wait_prefix,
+                        k.log_prefix,
+                        CONTROL_BATCH,
+                        self.options.events_max,
+                    ],
+                )
+            )
             removed += done
             if done == 0:
                 return removed
@@ -359,9 +375,13 @@ class Queue:
             JobActiveError: the job is running; it is left alone.
         """
         k = self.keys
-        code = int(await self.scripts.call(
-            "remove", [k.delayed, k.completed, k.failed, k.events],
-            [k.job_prefix, k.wait_prefix, k.log_prefix, job_id, self.options.events_max]))
+        code = int(
+            await self.scripts.call(
+                "remove",
+                [k.delayed, k.completed, k.failed, k.events],
+                [k.job_prefix, k.wait_prefix, k.log_prefix, job_id, self.options.events_max],
+            )
+        )
         if code < 0:
             raise JobActiveError(f"job {job_id} is active; stop or wait for it first")
         return code == 1
@@ -395,7 +415,8 @@ def encode_data(data: Any, max_payload: int) -> str:
     size = len(text.encode("utf-8"))
     if size > max_payload:
         raise PayloadTooLargeError(
-            f"job data is {size} bytes, over the queue's limit of {max_payload} bytes")
+            f"job data is {size} bytes, over the queue's limit of {max_payload} bytes"
+        )
     return text
 
 

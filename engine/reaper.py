@@ -43,9 +43,14 @@ class Reaper:
         for queue in self.queues:
             result = await leases.reap(queue, now_ms())
             if result.ids:
-                log.warning("queue %s: recovered %d stalled job(s) (%d requeued, %d failed): %s",
-                            queue.name, len(result.ids), result.requeued, result.failed,
-                            ", ".join(result.ids[:20]))
+                log.warning(
+                    "queue %s: recovered %d stalled job(s) (%d requeued, %d failed): %s",
+                    queue.name,
+                    len(result.ids),
+                    result.requeued,
+                    result.failed,
+                    ", ".join(result.ids[:20]),
+                )
             results[queue.name] = result
         return results
 

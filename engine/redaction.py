@@ -18,9 +18,20 @@ from engine.logs import redact
 MASK = "***"
 """What a secret value is replaced by."""
 
-SECRET_KEY_WORDS = ("password", "passwd", "token", "api_key", "apikey", "secret",
-                    "authorization", "client_secret", "access_key", "private_key",
-                    "credential", "cookie")
+SECRET_KEY_WORDS = (
+    "password",
+    "passwd",
+    "token",
+    "api_key",
+    "apikey",
+    "secret",
+    "authorization",
+    "client_secret",
+    "access_key",
+    "private_key",
+    "credential",
+    "cookie",
+)
 """A key whose lower-cased name (``-`` read as ``_``) contains one of these is a secret."""
 
 PREVIEW_BYTES = 4096
@@ -50,15 +61,16 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
         return redact(value, secrets)
     if isinstance(value, Mapping):
-        return {key: MASK if is_secret_key(key) else _redact(item, secrets)
-                for key, item in value.items()}
+        return {
+            key: MASK if is_secret_key(key) else _redact(item, secrets)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_redact(item, secrets) for item in value]
     return value
 
 
-def preview_payload(value: Any, secrets: Iterable[str] = (),
-                    limit: int = PREVIEW_BYTES) -> Any:
+def preview_payload(value: Any, secrets: Iterable[str] = (), limit: int = PREVIEW_BYTES) -> Any:
     """``redact_payload(value)``, or when its JSON is over ``limit`` bytes a stand-in
     ``{"truncated": true, "bytes": n, "preview": "<first limit bytes of the JSON>"}``."""
     clean = redact_payload(value, secrets)
@@ -83,9 +95,16 @@ def redact_job(job: Job, secrets: Iterable[str] = ()) -> dict[str, Any]:
     keep = tuple(secrets)
     data = job.data if job.data is not None or not job.raw_data else job.raw_data
     return {
-        "id": job.id, "queue": job.queue, "name": job.name, "state": job.state.value,
-        "data": preview_payload(data, keep), "priority": job.priority,
-        "attempts_made": job.attempts_made, "created_ms": job.created_ms,
-        "processed_ms": job.processed_ms, "finished_ms": job.finished_ms,
-        "error": redact_text(job.error, keep), "traceback": redact_text(job.traceback, keep),
+        "id": job.id,
+        "queue": job.queue,
+        "name": job.name,
+        "state": job.state.value,
+        "data": preview_payload(data, keep),
+        "priority": job.priority,
+        "attempts_made": job.attempts_made,
+        "created_ms": job.created_ms,
+        "processed_ms": job.processed_ms,
+        "finished_ms": job.finished_ms,
+        "error": redact_text(job.error, keep),
+        "traceback": redact_text(job.traceback, keep),
     }

@@ -41,8 +41,9 @@ class Registry:
             raise TypeError(f"handler for {name!r} is not callable")
         self._handlers[name] = fn
         # Decided once here rather than inspected again for every job.
-        self._async[name] = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None))  # noqa: B004 (an object's async __call__)
+        # An object whose __call__ is async counts as async too.
+        call = getattr(fn, "__call__", None)  # noqa: B004
+        self._async[name] = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
     def get(self, name: str) -> Handler | None:
         """The handler of job ``name``, or ``None``."""

@@ -77,9 +77,18 @@ class CronScheduler:
         clock: time source; Redis ``TIME`` by default.
     """
 
-    def __init__(self, redis: Redis, queues: Mapping[str, Queue], jobs: Sequence[CronJob], *,
-                 zone: ZoneInfo, prefix: str, owner: str, misfire_grace_s: float = 60.0,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        queues: Mapping[str, Queue],
+        jobs: Sequence[CronJob],
+        *,
+        zone: ZoneInfo,
+        prefix: str,
+        owner: str,
+        misfire_grace_s: float = 60.0,
+        clock: Clock | None = None,
+    ) -> None:
         self.redis = redis
         self._r: Any = redis  # redis-py's async command types are unions mypy can't await
         self.queues = queues
@@ -108,9 +117,10 @@ class CronScheduler:
         pipe = self.redis.pipeline(transaction=False)
         for job in self.jobs:
             pipe.sadd(schedules_key(self.prefix), job.name)
-            pipe.hset(schedule_key(self.prefix, job.name), mapping={
-                "queue": job.queue, "job": job.job, "cron": job.cron,
-                "tz": self.zone.key})
+            pipe.hset(
+                schedule_key(self.prefix, job.name),
+                mapping={"queue": job.queue, "job": job.job, "cron": job.cron, "tz": self.zone.key},
+            )
             pipe.hget(schedule_key(self.prefix, job.name), "last_tick")
         replies = await pipe.execute()
         for job, last in zip(self.jobs, replies[2::3], strict=True):
@@ -174,29 +184,52 @@ class CronScheduler:
             await self._record_next(job, now)
             return
         self.fired.append(enqueued.id)
-        log.info("cron %s: enqueued %s on %s (tick %s)", job.name, enqueued.id, job.queue,
-                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(tick)))
-        await self._r.hset(schedule_key(self.prefix, job.name), mapping={
-            "last_tick": tick, "last_job_id": enqueued.id, "last_outcome": "enqueued",
-            "next_tick": job.next_tick(now, self.zone), "owner": self.owner})
+        log.info(
+            "cron %s: enqueued %s on %s (tick %s)",
+            job.name,
+            enqueued.id,
+            job.queue,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(tick)),
+        )
+        await self._r.hset(
+            schedule_key(self.prefix, job.name),
+            mapping={
+                "last_tick": tick,
+                "last_job_id": enqueued.id,
+                "last_outcome": "enqueued",
+                "next_tick": job.next_tick(now, self.zone),
+                "owner": self.owner,
+            },
+        )
 
     async def _record_missed(self, job: CronJob, tick: float, now: float) -> None:
         key = schedule_key(self.prefix, job.name)
         recorded = await self._r.hget(key, "last_tick")
         if recorded and float(recorded) >= tick:
             return  # another supervisor handled this tick while this one was away
-        log.warning("cron %s: tick at %s missed (older than the %ss grace); not run",
-                    job.name, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(tick)),
-                    self.misfire_grace_s)
+        log.warning(
+            "cron %s: tick at %s missed (older than the %ss grace); not run",
+            job.name,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(tick)),
+            self.misfire_grace_s,
+        )
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, mapping={"last_tick": tick, "last_outcome": "missed", "last_job_id": "",
-                                "next_tick": job.next_tick(now, self.zone)})
+        pipe.hset(
+            key,
+            mapping={
+                "last_tick": tick,
+                "last_outcome": "missed",
+                "last_job_id": "",
+                "next_tick": job.next_tick(now, self.zone),
+            },
+        )
         pipe.hincrby(key, "missed", 1)
         await pipe.execute()
 
     async def _record_next(self, job: CronJob, now: float) -> None:
-        await self._r.hset(schedule_key(self.prefix, job.name), "next_tick",
-                           job.next_tick(now, self.zone))
+        await self._r.hset(
+            schedule_key(self.prefix, job.name), "next_tick", job.next_tick(now, self.zone)
+        )
 
 
 async def read_schedules(redis: Redis, prefix: str) -> list[ScheduleStatus]:
@@ -218,6 +251,15 @@ def _status(name: str, row: dict[bytes, bytes]) -> ScheduleStatus:
         value = row.get(field.encode())
         return float(value) if value else None
 
-    return ScheduleStatus(name, text("queue"), text("job"), text("cron"), text("tz"),
-                          number("last_tick"), number("next_tick"), text("last_job_id"),
-                          text("last_outcome"), int(number("missed") or 0))
+    return ScheduleStatus(
+        name,
+        text("queue"),
+        text("job"),
+        text("cron"),
+        text("tz"),
+        number("last_tick"),
+        number("next_tick"),
+        text("last_job_id"),
+        text("last_outcome"),
+        int(number("missed") or 0),
+    )

@@ -38,8 +38,9 @@ def validate_modules(settings: Settings) -> None:
     load_modules(Registry(), settings.imports)
 
 
-async def build_registry(redis: Redis, settings: Settings, env: Mapping[str, str], *,
-                         demo: bool) -> tuple[Registry, JustoJobs]:
+async def build_registry(
+    redis: Redis, settings: Settings, env: Mapping[str, str], *, demo: bool
+) -> tuple[Registry, JustoJobs]:
     """The handlers: demo jobs (if asked), the JustoAI jobs, then operators' modules (which
     may replace a built-in handler). Returns what the JustoAI jobs hold open."""
     registry = Registry()
@@ -54,9 +55,14 @@ async def build_registry(redis: Redis, settings: Settings, env: Mapping[str, str
     return registry, jobs
 
 
-async def start_supervisor(redis: Redis, settings: Settings, env: Mapping[str, str], *,
-                           demo: bool, allow_eviction: bool = False
-                           ) -> tuple[Supervisor, JustoJobs]:
+async def start_supervisor(
+    redis: Redis,
+    settings: Settings,
+    env: Mapping[str, str],
+    *,
+    demo: bool,
+    allow_eviction: bool = False,
+) -> tuple[Supervisor, JustoJobs]:
     """Check Redis, load the scripts, build the handlers and a supervisor (not yet
     running). Close the returned ``JustoJobs`` when the supervisor has stopped.
 
@@ -70,11 +76,16 @@ async def start_supervisor(redis: Redis, settings: Settings, env: Mapping[str, s
     registry, jobs = await build_registry(redis, settings, env, demo=demo)
     sink = LogStreamSink(log_stream_key(settings.prefix), secrets=secret_values(env))
     logging.getLogger().addHandler(sink)
-    supervisor = Supervisor(redis, settings.queues, registry, prefix=settings.prefix,
-                            recurring=settings.recurring, grace_s=settings.grace_s,
-                            scheduler_options={"zone": settings.zone,
-                                               "misfire_grace_s": settings.misfire_grace_s},
-                            log_sink=sink)
+    supervisor = Supervisor(
+        redis,
+        settings.queues,
+        registry,
+        prefix=settings.prefix,
+        recurring=settings.recurring,
+        grace_s=settings.grace_s,
+        scheduler_options={"zone": settings.zone, "misfire_grace_s": settings.misfire_grace_s},
+        log_sink=sink,
+    )
     return supervisor, jobs
 
 
@@ -98,8 +109,13 @@ def install_signals(supervisor: Supervisor) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
-async def run_until_stopped(supervisor: Supervisor, jobs: JustoJobs, *, demo: bool,
-                            on_started: Callable[[], None] | None = None) -> None:
+async def run_until_stopped(
+    supervisor: Supervisor,
+    jobs: JustoJobs,
+    *,
+    demo: bool,
+    on_started: Callable[[], None] | None = None,
+) -> None:
     """Run the supervisor (and the demo feed) until it is asked to stop, then close what
     the jobs hold."""
     producer = None
@@ -109,7 +125,8 @@ async def run_until_stopped(supervisor: Supervisor, jobs: JustoJobs, *, demo: bo
         log.info("demo feed on: enqueuing labelled demo-* jobs (use --no-demo to turn it off)")
         producer = asyncio.create_task(
             produce(supervisor.queues, sync_workspace_id=jobs.demo_workspace_id),
-            name="demo-producer")
+            name="demo-producer",
+        )
     if on_started is not None:
         on_started()
     try:

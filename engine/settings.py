@@ -48,8 +48,18 @@ from engine.options import Backoff
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 """Time zone of cron expressions unless configured."""
 
-QUEUE_KEYS = {"concurrency", "attempts", "backoff", "timeout_seconds", "keep_completed",
-              "keep_failed", "priority", "max_payload", "lease_ms", "max_stalls"}
+QUEUE_KEYS = {
+    "concurrency",
+    "attempts",
+    "backoff",
+    "timeout_seconds",
+    "keep_completed",
+    "keep_failed",
+    "priority",
+    "max_payload",
+    "lease_ms",
+    "max_stalls",
+}
 """Keys accepted in a ``[queues.<name>]`` table."""
 
 
@@ -86,8 +96,11 @@ class Settings:
         return ZoneInfo(self.timezone)
 
 
-def load_settings(env: Mapping[str, str] | None = None, config_path: Path | None = None,
-                  extra_imports: tuple[str, ...] = ()) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+    extra_imports: tuple[str, ...] = (),
+) -> Settings:
     """Defaults, then the TOML file, then the environment.
 
     Raises:
@@ -107,8 +120,9 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: Path | None
         data_dir=data_dir(env),
         imports=imports,
         grace_s=_number(env.get("JUSTO_GRACE_SECONDS"), raw.get("grace_seconds", 25.0)),
-        misfire_grace_s=_number(env.get("JUSTO_MISFIRE_GRACE_SECONDS"),
-                                raw.get("misfire_grace_seconds", 60.0)),
+        misfire_grace_s=_number(
+            env.get("JUSTO_MISFIRE_GRACE_SECONDS"), raw.get("misfire_grace_seconds", 60.0)
+        ),
         environment=(env.get("JUSTO_ENV") or env.get("NODE_ENV") or "development").lower(),
     )
     return settings
@@ -150,8 +164,11 @@ def _queues(tables: dict[str, Any], env: Mapping[str, str]) -> tuple[QueueConfig
 def _env_table(env: Mapping[str, str], name: str) -> dict[str, Any]:
     stem = "JUSTO_QUEUE_" + name.upper().replace("-", "_") + "_"
     table: dict[str, Any] = {}
-    for suffix, key in (("CONCURRENCY", "concurrency"), ("ATTEMPTS", "attempts"),
-                        ("TIMEOUT", "timeout_seconds")):
+    for suffix, key in (
+        ("CONCURRENCY", "concurrency"),
+        ("ATTEMPTS", "attempts"),
+        ("TIMEOUT", "timeout_seconds"),
+    ):
         if env.get(stem + suffix):
             table[key] = _number(env[stem + suffix], None)
     return table
@@ -159,8 +176,9 @@ def _env_table(env: Mapping[str, str], name: str) -> dict[str, Any]:
 
 def _apply(config: QueueConfig, table: dict[str, Any]) -> QueueConfig:
     try:
-        opts: dict[str, Any] = {k: v for k, v in table.items()
-                                if k not in ("concurrency", "backoff", "timeout_seconds")}
+        opts: dict[str, Any] = {
+            k: v for k, v in table.items() if k not in ("concurrency", "backoff", "timeout_seconds")
+        }
         if "backoff" in table:
             opts["backoff"] = Backoff.from_json(table["backoff"])
         if "timeout_seconds" in table:
@@ -180,8 +198,13 @@ def _recurring(items: list[Any], queues: tuple[QueueConfig, ...]) -> tuple[CronJ
         if not isinstance(item, dict):
             raise ConfigError("each [[recurring]] entry must be a table")
         try:
-            job = CronJob(name=str(item["name"]), queue=str(item["queue"]), job=str(item["job"]),
-                          cron=str(item["cron"]), data=item.get("data"))
+            job = CronJob(
+                name=str(item["name"]),
+                queue=str(item["queue"]),
+                job=str(item["job"]),
+                cron=str(item["cron"]),
+                data=item.get("data"),
+            )
         except KeyError as exc:
             raise ConfigError(f"[[recurring]] entry is missing {exc}") from exc
         jobs[job.name] = job

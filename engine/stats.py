@@ -84,13 +84,22 @@ class EngineSnapshot:
 def _queue_json(q: QueueStats) -> dict[str, Any]:
     m = q.metrics
     return {
-        "name": q.name, "paused": q.counts.paused, "workers": q.workers,
-        "waiting": q.counts.waiting, "active": q.counts.active, "delayed": q.counts.delayed,
-        "failed": q.counts.failed, "completed": q.counts.completed,
-        "jobs_per_hour": round(m.jobs_per_hour, 1), "failure_rate": round(m.failure_rate, 4),
-        "run_p50_ms": m.run_p50_ms, "run_p95_ms": m.run_p95_ms,
-        "wait_p50_ms": m.wait_p50_ms, "wait_p95_ms": m.wait_p95_ms,
-        "completed_last_hour": m.completed, "failed_last_hour": m.failed,
+        "name": q.name,
+        "paused": q.counts.paused,
+        "workers": q.workers,
+        "waiting": q.counts.waiting,
+        "active": q.counts.active,
+        "delayed": q.counts.delayed,
+        "failed": q.counts.failed,
+        "completed": q.counts.completed,
+        "jobs_per_hour": round(m.jobs_per_hour, 1),
+        "failure_rate": round(m.failure_rate, 4),
+        "run_p50_ms": m.run_p50_ms,
+        "run_p95_ms": m.run_p95_ms,
+        "wait_p50_ms": m.wait_p50_ms,
+        "wait_p95_ms": m.wait_p95_ms,
+        "completed_last_hour": m.completed,
+        "failed_last_hour": m.failed,
         "per_minute_completed": list(m.per_minute_completed),
     }
 
@@ -99,8 +108,13 @@ MetricRows = list[dict[bytes, bytes]]
 """One queue's per-minute metric hashes over the window, oldest first."""
 
 
-async def collect(redis: Redis, queues: Sequence[Queue], *, logs_after: str | None = None,
-                  now_s: float | None = None) -> EngineSnapshot:
+async def collect(
+    redis: Redis,
+    queues: Sequence[Queue],
+    *,
+    logs_after: str | None = None,
+    now_s: float | None = None,
+) -> EngineSnapshot:
     """Take one snapshot of ``queues`` in one pipelined round trip.
 
     Args:
@@ -110,9 +124,13 @@ async def collect(redis: Redis, queues: Sequence[Queue], *, logs_after: str | No
     return (await collect_with_rows(redis, queues, logs_after=logs_after, now_s=now_s))[0]
 
 
-async def collect_with_rows(redis: Redis, queues: Sequence[Queue], *,
-                            logs_after: str | None = None, now_s: float | None = None
-                            ) -> tuple[EngineSnapshot, dict[str, MetricRows]]:
+async def collect_with_rows(
+    redis: Redis,
+    queues: Sequence[Queue],
+    *,
+    logs_after: str | None = None,
+    now_s: float | None = None,
+) -> tuple[EngineSnapshot, dict[str, MetricRows]]:
     """``collect``, plus each queue's raw per-minute metric hashes (the histograms the
     snapshot folds into percentiles; ``/metrics`` exports them whole)."""
     now = time.time() if now_s is None else now_s
@@ -128,25 +146,48 @@ async def collect_with_rows(redis: Redis, queues: Sequence[Queue], *,
     per_queue = 1 + WINDOW_MINUTES
     stats, rows = [], {}
     for i, queue in enumerate(queues):
-        chunk = replies[i * per_queue:(i + 1) * per_queue]
+        chunk = replies[i * per_queue : (i + 1) * per_queue]
         rows[queue.name] = chunk[1:]
         workers = sum(s.queues.get(queue.name, 0) for s in supervisors)
-        stats.append(QueueStats(queue.name, counts_from_reply(chunk[0]),
-                                aggregate(chunk[1:], WINDOW_MINUTES), workers))
+        stats.append(
+            QueueStats(
+                queue.name,
+                counts_from_reply(chunk[0]),
+                aggregate(chunk[1:], WINDOW_MINUTES),
+                workers,
+            )
+        )
     entries = list(reversed(log_entries)) if logs_after == "" else list(log_entries or [])
     last_id = entries[-1][0].decode() if entries else (logs_after or "")
-    snapshot = EngineSnapshot(now, tuple(stats), redis_stats(info), tuple(supervisors),
-                              tuple(read_log_stream(entries)), last_id, redis_time)
+    snapshot = EngineSnapshot(
+        now,
+        tuple(stats),
+        redis_stats(info),
+        tuple(supervisors),
+        tuple(read_log_stream(entries)),
+        last_id,
+        redis_time,
+    )
     return snapshot, rows
 
 
-async def _read(redis: Redis, queues: Sequence[Queue], minute: int, prefix: str,
-                logs_after: str | None) -> list[Any]:
+async def _read(
+    redis: Redis, queues: Sequence[Queue], minute: int, prefix: str, logs_after: str | None
+) -> list[Any]:
     pipe = redis.pipeline(transaction=False)
     for queue in queues:
         k = queue.keys
-        pipe.evalsha(sha("counts"), 6, k.priorities, k.delayed, k.active, k.completed,
-                     k.failed, k.paused, k.wait_prefix)
+        pipe.evalsha(
+            sha("counts"),
+            6,
+            k.priorities,
+            k.delayed,
+            k.active,
+            k.completed,
+            k.failed,
+            k.paused,
+            k.wait_prefix,
+        )
         for m in range(minute - WINDOW_MINUTES + 1, minute + 1):
             pipe.hgetall(k.metrics(m))
     pipe.info()
@@ -214,8 +255,10 @@ def assess(snapshot: EngineSnapshot) -> Health:
     for q in snapshot.queues:
         tries = q.metrics.completed + q.metrics.failed_tries
         if tries >= 10 and q.metrics.failure_rate > STALL_FAILURE_RATE:
-            reasons.append(f"queue {q.name}: {100 * q.metrics.failure_rate:.0f}% of tries "
-                           "failed in the last hour")
+            reasons.append(
+                f"queue {q.name}: {100 * q.metrics.failure_rate:.0f}% of tries "
+                "failed in the last hour"
+            )
         if snapshot.supervisors and q.workers == 0 and q.counts.waiting:
             reasons.append(f"queue {q.name}: {q.counts.waiting} waiting and no worker")
     if reasons:

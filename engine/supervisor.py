@@ -86,10 +86,18 @@ class Supervisor:
         log_sink: where to send log lines for the console (optional).
     """
 
-    def __init__(self, redis: Redis, queues: Sequence[QueueConfig], registry: Registry, *,
-                 prefix: str, recurring: Sequence[CronJob] = (),
-                 scheduler_options: dict[str, Any] | None = None, grace_s: float = 25.0,
-                 log_sink: LogStreamSink | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        queues: Sequence[QueueConfig],
+        registry: Registry,
+        *,
+        prefix: str,
+        recurring: Sequence[CronJob] = (),
+        scheduler_options: dict[str, Any] | None = None,
+        grace_s: float = 25.0,
+        log_sink: LogStreamSink | None = None,
+    ) -> None:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.redis = redis
         self.prefix = prefix
@@ -98,22 +106,37 @@ class Supervisor:
         self.started = time.time()
         self.configs = {c.name: c for c in queues}
         scripts = Scripts(redis)
-        self.queues = {c.name: Queue(redis, c.name, prefix=prefix, options=c.options,
-                                     scripts=scripts) for c in queues}
+        self.queues = {
+            c.name: Queue(redis, c.name, prefix=prefix, options=c.options, scripts=scripts)
+            for c in queues
+        }
         self.workers = {c.name: self._new_worker(c.name) for c in queues}
         self.reaper = Reaper(list(self.queues.values()))
-        self.scheduler = (CronScheduler(redis, self.queues, recurring, prefix=prefix,
-                                        owner=self.id, **(scheduler_options or {}))
-                          if recurring else None)
+        self.scheduler = (
+            CronScheduler(
+                redis,
+                self.queues,
+                recurring,
+                prefix=prefix,
+                owner=self.id,
+                **(scheduler_options or {}),
+            )
+            if recurring
+            else None
+        )
         self.log_sink = log_sink
         self._stop = asyncio.Event()
         self._fast = False
 
     def _new_worker(self, queue: str) -> Worker:
         config = self.configs[queue]
-        return Worker(self.queues[queue], self.registry, concurrency=config.concurrency,
-                      grace_s=self.grace_s,
-                      worker_id=f"{self.id}:{queue}")
+        return Worker(
+            self.queues[queue],
+            self.registry,
+            concurrency=config.concurrency,
+            grace_s=self.grace_s,
+            worker_id=f"{self.id}:{queue}",
+        )
 
     def request_stop(self, *, fast: bool = False) -> None:
         """Stop fetching; running jobs get the grace period (none with ``fast``)."""
@@ -127,18 +150,26 @@ class Supervisor:
 
     async def run(self) -> None:
         """Run until ``request_stop``; returns once every part has stopped."""
-        tasks = [asyncio.create_task(self._supervise(name), name=f"worker:{name}")
-                 for name in self.workers]
+        tasks = [
+            asyncio.create_task(self._supervise(name), name=f"worker:{name}")
+            for name in self.workers
+        ]
         tasks.append(asyncio.create_task(self.reaper.run(), name="reaper"))
         if self.scheduler is not None:
             tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         with contextlib.suppress(*REDIS_ERRORS):
             await forget_dead_supervisors(self.redis, self.prefix)
         beat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
-        sink = (asyncio.create_task(self.log_sink.run(self.redis), name="log-sink")
-                if self.log_sink else None)
-        log.info("supervisor %s running: %s", self.id,
-                 ", ".join(f"{n}×{c.concurrency}" for n, c in self.configs.items()))
+        sink = (
+            asyncio.create_task(self.log_sink.run(self.redis), name="log-sink")
+            if self.log_sink
+            else None
+        )
+        log.info(
+            "supervisor %s running: %s",
+            self.id,
+            ", ".join(f"{n}×{c.concurrency}" for n, c in self.configs.items()),
+        )
         await self._stop.wait()
         await asyncio.gather(*tasks, return_exceptions=True)
         beat.cancel()
@@ -171,8 +202,11 @@ class Supervisor:
     def heartbeat(self) -> dict[str, Any]:
         """What this supervisor publishes about itself."""
         return {
-            "id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
-            "started": self.started, "beat": time.time(),
+            "id": self.id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": self.started,
+            "beat": time.time(),
             "queues": {n: c.concurrency for n, c in self.configs.items()},
             "in_flight": {n: w.in_flight for n, w in self.workers.items()},
             "completed": {n: w.stats.completed for n, w in self.workers.items()},
@@ -216,9 +250,16 @@ def live_supervisors(raw: dict[bytes, bytes], now: float) -> list[SupervisorInfo
         try:
             data = json.loads(value)
             info = SupervisorInfo(
-                str(data["id"]), str(data["host"]), int(data["pid"]), float(data["started"]),
-                float(data["beat"]), dict(data["queues"]), dict(data["in_flight"]),
-                dict(data.get("completed", {})), dict(data.get("failed", {})))
+                str(data["id"]),
+                str(data["host"]),
+                int(data["pid"]),
+                float(data["started"]),
+                float(data["beat"]),
+                dict(data["queues"]),
+                dict(data["in_flight"]),
+                dict(data.get("completed", {})),
+                dict(data.get("failed", {})),
+            )
         except (ValueError, KeyError, TypeError):
             continue  # a malformed heartbeat is ignored, not fatal to readers
         if now - info.beat <= ALIVE_S:

@@ -32,11 +32,18 @@ class SyncQueue:
     Use as a context manager, or call ``close()`` when done.
     """
 
-    def __init__(self, url: str, name: str, *, prefix: str = DEFAULT_PREFIX,
-                 options: QueueOptions | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        options: QueueOptions | None = None,
+    ) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name=f"sync-queue:{name}")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name=f"sync-queue:{name}"
+        )
         self._thread.start()
         self._queue: Queue = self._run(self._make(url, name, prefix, options))
 
@@ -47,14 +54,33 @@ class SyncQueue:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    def add(self, name: str, data: Any = None, *, job_id: str | None = None,
-            priority: int | None = None, delay: float = 0.0, attempts: int | None = None,
-            backoff: Backoff | None = None, timeout: float | None = None,
-            retention: int | None = None) -> Enqueued:
+    def add(
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        job_id: str | None = None,
+        priority: int | None = None,
+        delay: float = 0.0,
+        attempts: int | None = None,
+        backoff: Backoff | None = None,
+        timeout: float | None = None,
+        retention: int | None = None,
+    ) -> Enqueued:
         """Enqueue one job; see ``Queue.add``."""
-        return self._run(self._queue.add(
-            name, data, job_id=job_id, priority=priority, delay=delay, attempts=attempts,
-            backoff=backoff, timeout=timeout, retention=retention))
+        return self._run(
+            self._queue.add(
+                name,
+                data,
+                job_id=job_id,
+                priority=priority,
+                delay=delay,
+                attempts=attempts,
+                backoff=backoff,
+                timeout=timeout,
+                retention=retention,
+            )
+        )
 
     def add_bulk(self, specs: Iterable[JobSpec]) -> list[Enqueued]:
         """Enqueue many jobs; see ``Queue.add_bulk``."""

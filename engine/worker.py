@@ -29,8 +29,13 @@ from engine.logs import queue_logger
 from engine.queue import Queue, now_ms
 from engine.registry import Registry
 
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError,
-                RedisUnavailableError)
+REDIS_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    OSError,
+    RedisUnavailableError,
+)
 """Errors that mean "Redis is unreachable right now": back off and try again."""
 
 MAX_BACKOFF_S = 2.5
@@ -182,13 +187,15 @@ class Worker:
 
     async def _send(self, outcomes: list[Outcome], updates: list[_Update], free: int) -> Any:
         now = now_ms()
-        calls = [leases.update_call(self.queue, u.job_id, u.token, u.kind, u.value)
-                 for u in updates]
+        calls = [
+            leases.update_call(self.queue, u.job_id, u.token, u.kind, u.value) for u in updates
+        ]
         if outcomes:
             calls.append(leases.finish_call(self.queue, now, outcomes))
         if free > 0:
-            calls.append(leases.fetch_call(self.queue, now, free, self.worker_id,
-                                           alone_ok=not self._running))
+            calls.append(
+                leases.fetch_call(self.queue, now, free, self.worker_id, alone_ok=not self._running)
+            )
         replies = await self.queue.scripts.run(calls)
         self.stats.round_trips += 1
         return replies
@@ -196,8 +203,9 @@ class Worker:
     def _count_rejected(self, rejected: list[bytes]) -> None:
         for job_id in rejected:
             self.stats.lease_lost += 1
-            self.log.warning("job %s: outcome rejected, the lease was lost (job was reclaimed)",
-                        job_id.decode())
+            self.log.warning(
+                "job %s: outcome rejected, the lease was lost (job was reclaimed)", job_id.decode()
+            )
 
     async def _idle(self, result: leases.FetchResult | None) -> None:
         """Wait until a job finishes, work arrives, a delayed job is due, or stop."""
@@ -235,8 +243,12 @@ class Worker:
     async def _redis_down(self, exc: BaseException) -> None:
         # Capped well under 5 s so work resumes within 5 s of Redis coming back.
         self._backoff_s = min(MAX_BACKOFF_S, max(0.5, self._backoff_s * 2))
-        self.log.error("worker %s: Redis unavailable (%s); retrying in %.1fs",
-                  self.worker_id, type(exc).__name__, self._backoff_s)
+        self.log.error(
+            "worker %s: Redis unavailable (%s); retrying in %.1fs",
+            self.worker_id,
+            type(exc).__name__,
+            self._backoff_s,
+        )
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._backoff_s)
 
@@ -247,10 +259,19 @@ class Worker:
             # Its last worker died while running it: it may be what killed it. Run it alone
             # so that, if it kills this process too, no innocent job is reclaimed with it.
             self._alone = job.id
-            self.log.warning("job %s was reclaimed after %d stall(s); running it alone",
-                             job.id, job.stalls)
-        ctx = JobContext(job.id, job.name, None, self.queue.name, job.attempts_made,
-                         job.stalls, job.token, self._report)
+            self.log.warning(
+                "job %s was reclaimed after %d stall(s); running it alone", job.id, job.stalls
+            )
+        ctx = JobContext(
+            job.id,
+            job.name,
+            None,
+            self.queue.name,
+            job.attempts_made,
+            job.stalls,
+            job.token,
+            self._report,
+        )
         task = asyncio.create_task(self._run(job, ctx), name=f"job:{self.queue.name}:{job.id}")
         self._running[job.id] = (task, ctx)
 
@@ -296,8 +317,9 @@ class Worker:
             try:
                 lost = await leases.renew(self.queue, now_ms(), held)
             except REDIS_ERRORS as exc:
-                self.log.warning("worker %s: lease renewal failed (%s)", self.worker_id,
-                            type(exc).__name__)
+                self.log.warning(
+                    "worker %s: lease renewal failed (%s)", self.worker_id, type(exc).__name__
+                )
                 continue
             for job_id in lost:
                 entry = self._running.get(job_id)
@@ -329,8 +351,9 @@ class Worker:
         """Wait for ``tasks`` up to the grace period, or until a fast stop is asked."""
         all_done = asyncio.ensure_future(asyncio.wait(tasks))
         hurry = asyncio.ensure_future(self._hurry.wait())
-        await asyncio.wait({all_done, hurry}, timeout=self.grace_s,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {all_done, hurry}, timeout=self.grace_s, return_when=asyncio.FIRST_COMPLETED
+        )
         all_done.cancel()
         hurry.cancel()
 
@@ -339,9 +362,16 @@ class Worker:
             await self._exchange()
             if leftover:
                 self.stats.released += await leases.release(self.queue, leftover)
-                self.log.info("worker %s: gave %d unfinished job(s) back to the queue",
-                         self.worker_id, len(leftover))
+                self.log.info(
+                    "worker %s: gave %d unfinished job(s) back to the queue",
+                    self.worker_id,
+                    len(leftover),
+                )
         except REDIS_ERRORS as exc:
             # The leases expire and the reaper requeues these jobs: nothing is lost.
-            self.log.error("worker %s: could not flush on stop (%s); the reaper will recover "
-                      "%d job(s)", self.worker_id, type(exc).__name__, len(leftover))
+            self.log.error(
+                "worker %s: could not flush on stop (%s); the reaper will recover %d job(s)",
+                self.worker_id,
+                type(exc).__name__,
+                len(leftover),
+            )

@@ -16,8 +16,12 @@ SnapCompare = Callable[..., bool]
 
 
 def make_app(*, fail_after: int | None = None) -> JustoConsole:
-    return JustoConsole(FakeSource(fail_after=fail_after), refresh_s=None,
-                        mode_label="fake data · monitor", clock=lambda: T0 + 5)
+    return JustoConsole(
+        FakeSource(fail_after=fail_after),
+        refresh_s=None,
+        mode_label="fake data · monitor",
+        clock=lambda: T0 + 5,
+    )
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -43,8 +47,9 @@ class TestDashboard:
         assert snap_compare(make_app(fail_after=1), terminal_size=SIZE, run_before=lose_redis)
 
     def test_help(self, snap_compare: SnapCompare) -> None:
-        assert snap_compare(make_app(), terminal_size=SIZE, press=["question_mark"],
-                            run_before=settle)
+        assert snap_compare(
+            make_app(), terminal_size=SIZE, press=["question_mark"], run_before=settle
+        )
 
     def test_confirm_retry_failed(self, snap_compare: SnapCompare) -> None:
         assert snap_compare(make_app(), terminal_size=SIZE, press=["t"], run_before=settle)

@@ -29,8 +29,9 @@ pytest_plugins = ["tests.db_fixtures"]
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """A private redis-server for the whole session (no persistence: tests are throw-away)."""
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False,
-                           binary=find_redis_server(prefer="path"))
+    server = EmbeddedRedis(
+        tmp_path_factory.mktemp("redis"), appendonly=False, binary=find_redis_server(prefer="path")
+    )
     server.start()
     yield server
     server.stop()
@@ -69,8 +70,9 @@ def make_queue(redis: Redis, prefix: str) -> QueueFactory:
     return build
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0,
-                     interval: float = 0.02) -> None:
+async def eventually(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.02
+) -> None:
     """Wait until ``predicate()`` is true, failing after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

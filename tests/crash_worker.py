@@ -16,8 +16,9 @@ from engine.connection import make_client
 
 async def main(url: str, prefix: str, lease_ms: int) -> None:
     redis = make_client(url)
-    queue = Queue(redis, "crash", prefix=prefix,
-                  options=QueueOptions(lease_ms=lease_ms, keep_completed=-1))
+    queue = Queue(
+        redis, "crash", prefix=prefix, options=QueueOptions(lease_ms=lease_ms, keep_completed=-1)
+    )
     registry = Registry()
 
     @registry.register("work")

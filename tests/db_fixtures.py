@@ -33,8 +33,9 @@ DATABASES = ("sqlite", "postgresql")
 
 
 def _admin_engine(url: str) -> Engine:
-    return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT",
-                         connect_args={"connect_timeout": 3})
+    return create_engine(
+        url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -56,60 +56,80 @@ async def lease_one(q: Queue, now: int, worker: str = "w1") -> Leased:
     return jobs[0]
 
 
-async def finish_one(q: Queue, now: int, job: Leased, kind: leases.OutcomeKind,
-                     value: str = "", delay_ms: int = 0) -> list[str]:
+async def finish_one(
+    q: Queue, now: int, job: Leased, kind: leases.OutcomeKind, value: str = "", delay_ms: int = 0
+) -> list[str]:
     """Record one outcome for a leased job; returns the rejected ids."""
-    return await leases.finish(q, now, [Outcome(job.id, job.token, kind, value,
-                                                delay_ms=delay_ms)])
+    return await leases.finish(q, now, [Outcome(job.id, job.token, kind, value, delay_ms=delay_ms)])
 
 
 async def set_paused(q: Queue, pause: bool, now: int) -> int:
     k = q.keys
-    return int(await q.scripts.call("set_paused", [k.paused, k.notify, k.events],
-                                    ["1" if pause else "0", now, q.options.events_max]))
+    return int(
+        await q.scripts.call(
+            "set_paused",
+            [k.paused, k.notify, k.events],
+            ["1" if pause else "0", now, q.options.events_max],
+        )
+    )
 
 
 async def retry_failed(q: Queue, now: int, limit: int, ids: list[str] | None = None) -> int:
     k = q.keys
-    args: list[Any] = [k.job_prefix, k.wait_prefix, now, limit, q.options.events_max,
-                       *(ids or [])]
-    return int(await q.scripts.call(
-        "retry_failed", [k.failed, k.priorities, k.notify, k.events], args))
+    args: list[Any] = [k.job_prefix, k.wait_prefix, now, limit, q.options.events_max, *(ids or [])]
+    return int(
+        await q.scripts.call("retry_failed", [k.failed, k.priorities, k.notify, k.events], args)
+    )
 
 
 async def clean(q: Queue, set_key: str, cutoff: int, limit: int) -> int:
     k = q.keys
-    return int(await q.scripts.call("clean", [set_key],
-                                    [k.job_prefix, k.log_prefix, cutoff, limit]))
+    return int(
+        await q.scripts.call("clean", [set_key], [k.job_prefix, k.log_prefix, cutoff, limit])
+    )
 
 
 async def drain(q: Queue, limit: int) -> int:
     k = q.keys
-    return int(await q.scripts.call(
-        "drain", [k.priorities, k.delayed, k.events],
-        [k.job_prefix, k.wait_prefix, k.log_prefix, limit, q.options.events_max]))
+    return int(
+        await q.scripts.call(
+            "drain",
+            [k.priorities, k.delayed, k.events],
+            [k.job_prefix, k.wait_prefix, k.log_prefix, limit, q.options.events_max],
+        )
+    )
 
 
 async def remove(q: Queue, job_id: str) -> int:
     k = q.keys
-    return int(await q.scripts.call(
-        "remove", [k.delayed, k.completed, k.failed, k.events],
-        [k.job_prefix, k.wait_prefix, k.log_prefix, job_id, q.options.events_max]))
+    return int(
+        await q.scripts.call(
+            "remove",
+            [k.delayed, k.completed, k.failed, k.events],
+            [k.job_prefix, k.wait_prefix, k.log_prefix, job_id, q.options.events_max],
+        )
+    )
 
 
-async def update(q: Queue, job_id: str, token: str, kind: str, value: str,
-                 max_lines: int | None = None) -> int:
+async def update(
+    q: Queue, job_id: str, token: str, kind: str, value: str, max_lines: int | None = None
+) -> int:
     k = q.keys
     cap = q.options.max_log_lines if max_lines is None else max_lines
-    return int(await q.scripts.call("update_job", [k.job(job_id), k.job_logs(job_id)],
-                                    [token, kind, value, cap]))
+    return int(
+        await q.scripts.call(
+            "update_job", [k.job(job_id), k.job_logs(job_id)], [token, kind, value, cap]
+        )
+    )
 
 
 async def counts(q: Queue) -> list[int]:
     k = q.keys
     reply = await q.scripts.call(
-        "counts", [k.priorities, k.delayed, k.active, k.completed, k.failed, k.paused],
-        [k.wait_prefix])
+        "counts",
+        [k.priorities, k.delayed, k.active, k.completed, k.failed, k.paused],
+        [k.wait_prefix],
+    )
     return [int(x) for x in reply]
 
 
@@ -145,7 +165,6 @@ async def rpush(redis: Redis, key: str, *values: str | bytes) -> None:
 
 async def lpush(redis: Redis, key: str, *values: str | bytes) -> None:
     await _aw(redis.lpush(key, *values))
-
 
 
 async def fields(redis: Redis, key: str) -> dict[str, bytes]:

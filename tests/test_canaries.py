@@ -38,8 +38,12 @@ CANARIES = (REDIS_PASSWORD, ADMIN_TOKEN, JUDIT_KEY, PAYLOAD_PASSWORD, PAYLOAD_KE
 
 @pytest.fixture
 def locked_redis(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedRedis:
-    return EmbeddedRedis(tmp_path_factory.mktemp("canary"), appendonly=False,
-                         binary=find_redis_server(prefer="path"), password=REDIS_PASSWORD)
+    return EmbeddedRedis(
+        tmp_path_factory.mktemp("canary"),
+        appendonly=False,
+        binary=find_redis_server(prefer="path"),
+        password=REDIS_PASSWORD,
+    )
 
 
 def free_port() -> int:
@@ -48,42 +52,61 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(env: dict[str, str], config: Path, port: int, output: Path
-          ) -> subprocess.Popen[bytes]:
+def start(env: dict[str, str], config: Path, port: int, output: Path) -> subprocess.Popen[bytes]:
     with output.open("ab") as handle:
         return subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "--config", str(config), "--headless",
-             "--no-demo", "--import", "tests.operator_jobs", "--api", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "engine.cli",
+                "--config",
+                str(config),
+                "--headless",
+                "--no-demo",
+                "--import",
+                "tests.operator_jobs",
+                "--api",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
 
 
-async def test_no_canary_escapes(locked_redis: EmbeddedRedis, prefix: str,
-                                 tmp_path: Path) -> None:
+async def test_no_canary_escapes(locked_redis: EmbeddedRedis, prefix: str, tmp_path: Path) -> None:
     server = locked_redis
     server.start()
     url = f"unix://:{REDIS_PASSWORD}@{server.socket_path}"
     data = tmp_path / "data"
-    env = cli_env(url, prefix, data) | {"JUSTO_ADMIN_TOKEN": ADMIN_TOKEN,
-                                        "JUDIT_API_KEY": JUDIT_KEY}
+    env = cli_env(url, prefix, data) | {
+        "JUSTO_ADMIN_TOKEN": ADMIN_TOKEN,
+        "JUDIT_API_KEY": JUDIT_KEY,
+    }
     config = write_config(tmp_path / "justo.toml")
     port = free_port()
     output = tmp_path / "supervisor.out"
     redis = make_client(url)
     queue = Queue(redis, "ops", prefix=prefix)
-    payload = {"password": PAYLOAD_PASSWORD, "api_key": PAYLOAD_KEY,
-               "authorization": f"Bearer {BEARER}", "note": f"token={BEARER}"}
+    payload = {
+        "password": PAYLOAD_PASSWORD,
+        "api_key": PAYLOAD_KEY,
+        "authorization": f"Bearer {BEARER}",
+        "note": f"token={BEARER}",
+    }
     await queue.add_bulk([JobSpec("leaky", payload, attempts=2) for _ in range(3)])
     proc = start(env, config, port, output)
     seen: list[str] = []
     try:
+
         async def all_failed() -> bool:
             return (await queue.counts()).failed == 3
 
         await eventually(all_failed, timeout=40)
         seen += await _api_answers(port)
         stream = await redis.xrange(f"{prefix}:logs")
-        seen += [json.dumps({k.decode(): v.decode() for k, v in f.items()})
-                 for _, f in stream]
+        seen += [json.dumps({k.decode(): v.decode() for k, v in f.items()}) for _, f in stream]
         failed = await queue.jobs("failed", 0, 0)
         seen += _cli_answers(env, str(config), failed[0].id)
         seen.append(await _console_screen(url, env, config, failed[0].id))
@@ -103,6 +126,7 @@ async def _api_answers(port: int) -> list[str]:
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     answers = []
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
         async def up() -> bool:
             try:
                 return (await client.get("/healthz")).status_code == 200
@@ -111,23 +135,28 @@ async def _api_answers(port: int) -> list[str]:
 
         await eventually(up, timeout=30, interval=0.1)
         for action in ("stats", "health-check", "detailed-stats"):
-            answer = await client.get("/api/admin/workers", params={"action": action},
-                                      headers=headers)
+            answer = await client.get(
+                "/api/admin/workers", params={"action": action}, headers=headers
+            )
             answers.append(answer.text)
         answers.append((await client.get("/metrics", headers=headers)).text)
-        bad = await client.get("/api/admin/workers", params={"action": "stats"},
-                               headers={"Authorization": f"Bearer {BEARER}"})
+        bad = await client.get(
+            "/api/admin/workers",
+            params={"action": "stats"},
+            headers={"Authorization": f"Bearer {BEARER}"},
+        )
         answers.append(bad.text + json.dumps(dict(bad.headers)))
     assert "login failed" in answers[2]
     return answers
 
 
 def _cli_answers(env: dict[str, str], config: str, job_id: str) -> list[str]:
-    results = [run_cli(env, "--config", config, "jobs", "show", job_id, "--queue", "ops"),
-               run_cli(env, "--config", config, "jobs", "show", job_id, "--queue", "ops",
-                       "--json"),
-               run_cli(env, "--config", config, "jobs", "list", "ops", "--state", "failed"),
-               run_cli(env, "--config", config, "stats", "--json")]
+    results = [
+        run_cli(env, "--config", config, "jobs", "show", job_id, "--queue", "ops"),
+        run_cli(env, "--config", config, "jobs", "show", job_id, "--queue", "ops", "--json"),
+        run_cli(env, "--config", config, "jobs", "list", "ops", "--state", "failed"),
+        run_cli(env, "--config", config, "stats", "--json"),
+    ]
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     return [r.stdout + r.stderr for r in results]
 

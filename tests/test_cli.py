@@ -104,8 +104,10 @@ async def test_worker_log_files_redact_secrets(
 
 
 def test_redact_hides_credentials() -> None:
-    line = ("connect redis://:s3cr3t@cache:6379/0 with password=hunter22 and "
-            '{"api_key": "abc123xyz"} Authorization: Bearer eyJhbGciOi.x')
+    line = (
+        "connect redis://:s3cr3t@cache:6379/0 with password=hunter22 and "
+        '{"api_key": "abc123xyz"} Authorization: Bearer eyJhbGciOi.x'
+    )
     cleaned = redact(line, ["unlisted-secret-value"])
     for secret in ("s3cr3t", "hunter22", "abc123xyz", "eyJhbGciOi"):
         assert secret not in cleaned
@@ -121,8 +123,10 @@ def test_redact_hides_credentials() -> None:
         (["queues", "pause", "nope"], "unknown queue 'nope'"),
         (["queues", "pause"], "give one QUEUE or --all"),
         (["queues", "clean", "ops", "--state", "waiting"], "--state must be completed or failed"),
-        (["queues", "clean", "ops", "--state", "failed", "--older-than", "soon"],
-         "invalid duration"),
+        (
+            ["queues", "clean", "ops", "--state", "failed", "--older-than", "soon"],
+            "invalid duration",
+        ),
         (["jobs", "list", "ops", "--state", "lost"], "--state must be one of"),
         (["logs", "nobody"], "unknown worker 'nobody'"),
     ],
@@ -189,19 +193,26 @@ def test_settings_from_file_and_environment(tmp_path: Path) -> None:
     config = tmp_path / "justo.toml"
     config.write_text(
         'timezone = "UTC"\nimport = ["a.b"]\n'
-        '[queues.sync]\nconcurrency = 9\n'
-        '[queues.exports]\nconcurrency = 2\nattempts = 5\n'
+        "[queues.sync]\nconcurrency = 9\n"
+        "[queues.exports]\nconcurrency = 2\nattempts = 5\n"
         'backoff = { kind = "fixed", delay_ms = 500 }\ntimeout_seconds = 30\n'
         '[[recurring]]\nname = "nightly"\nqueue = "exports"\njob = "export"\n'
-        'cron = "0 30 1 * * *"\n')
-    env = {"JUSTO_QUEUE_NOTIFICATIONS_CONCURRENCY": "20", "JUSTO_IMPORT": "c.d",
-           "JUSTO_DATA_DIR": str(tmp_path)}
+        'cron = "0 30 1 * * *"\n'
+    )
+    env = {
+        "JUSTO_QUEUE_NOTIFICATIONS_CONCURRENCY": "20",
+        "JUSTO_IMPORT": "c.d",
+        "JUSTO_DATA_DIR": str(tmp_path),
+    }
     settings = load_settings(env, config)
     assert settings.queue("sync").concurrency == 9
     assert settings.queue("notifications").concurrency == 20
     exports = settings.queue("exports")
     assert (exports.concurrency, exports.options.attempts, exports.options.timeout_s) == (
-        2, 5, 30.0)
+        2,
+        5,
+        30.0,
+    )
     assert exports.options.backoff.delay_ms == 500
     assert settings.imports == ("a.b", "c.d")
     assert {j.name for j in settings.recurring} >= {"nightly", "sync-apis", "weekly-reports"}
@@ -214,10 +225,14 @@ def test_settings_from_file_and_environment(tmp_path: Path) -> None:
         ("[queues.sync]\nconcurency = 3\n", "unknown key"),
         ("[queues.sync]\nconcurrency = 0\n", "at least 1"),
         ('timezone = "Mars/Olympus"\n', "unknown time zone"),
-        ('[[recurring]]\nname = "x"\nqueue = "nope"\njob = "j"\ncron = "* * * * *"\n',
-         "unknown queue"),
-        ('[[recurring]]\nname = "x"\nqueue = "sync"\njob = "j"\ncron = "every day"\n',
-         "invalid cron"),
+        (
+            '[[recurring]]\nname = "x"\nqueue = "nope"\njob = "j"\ncron = "* * * * *"\n',
+            "unknown queue",
+        ),
+        (
+            '[[recurring]]\nname = "x"\nqueue = "sync"\njob = "j"\ncron = "every day"\n',
+            "invalid cron",
+        ),
         ("this is = not toml [", "not valid TOML"),
     ],
 )
@@ -230,11 +245,30 @@ def test_bad_config_is_refused(tmp_path: Path, text: str, message: str) -> None:
 
 def test_help_for_every_command(tmp_path: Path) -> None:
     env = {**os.environ, "JUSTO_DATA_DIR": str(tmp_path)}
-    commands = [[], ["start"], ["stop"], ["restart"], ["status"], ["logs"], ["stats"],
-                ["health"], ["crons"], ["setup-recurring"], ["queues"], ["queues", "pause"],
-                ["queues", "resume"], ["queues", "retry-failed"], ["queues", "clean"],
-                ["queues", "drain"], ["jobs"], ["jobs", "add"], ["jobs", "show"],
-                ["jobs", "list"], ["jobs", "retry"], ["jobs", "remove"]]
+    commands = [
+        [],
+        ["start"],
+        ["stop"],
+        ["restart"],
+        ["status"],
+        ["logs"],
+        ["stats"],
+        ["health"],
+        ["crons"],
+        ["setup-recurring"],
+        ["queues"],
+        ["queues", "pause"],
+        ["queues", "resume"],
+        ["queues", "retry-failed"],
+        ["queues", "clean"],
+        ["queues", "drain"],
+        ["jobs"],
+        ["jobs", "add"],
+        ["jobs", "show"],
+        ["jobs", "list"],
+        ["jobs", "retry"],
+        ["jobs", "remove"],
+    ]
     for command in commands:
         result = run_cli(env, *command, "--help")
         assert result.returncode == 0 and "Usage" in result.stdout, command
@@ -244,7 +278,8 @@ def test_supervisor_refuses_an_outdated_configured_database(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
     env = cli_env(redis_url, prefix, tmp_path / "data") | {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"
+    }
     refused = run_cli(env, "--headless", "--no-demo")
     assert refused.returncode == 2
     assert "run `justo-console db upgrade`" in refused.stdout
@@ -254,8 +289,9 @@ def test_supervisor_refuses_an_outdated_configured_database(
     assert current.returncode == 0
 
 
-def test_api_refuses_a_short_token_beyond_loopback(redis_url: str, prefix: str,
-                                                    tmp_path: Path) -> None:
+def test_api_refuses_a_short_token_beyond_loopback(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
     env = cli_env(redis_url, prefix, tmp_path / "data") | {"JUSTO_ADMIN_TOKEN": "short"}
     result = run_cli(env, "--headless", "--no-demo", "--api", "0.0.0.0:18999")
     assert result.returncode == 2 and "token" in result.stderr.lower()
@@ -275,6 +311,7 @@ async def test_headless_serves_the_api(redis_url: str, prefix: str, tmp_path: Pa
     proc = start_headless(env, "--api", f"127.0.0.1:{port}")
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
             async def up() -> bool:
                 try:
                     return (await client.get("/healthz")).status_code == 200
@@ -284,8 +321,11 @@ async def test_headless_serves_the_api(redis_url: str, prefix: str, tmp_path: Pa
             await eventually(up, timeout=30, interval=0.1)
             denied = await client.get("/api/admin/workers", params={"action": "stats"})
             assert denied.status_code == 401
-            stats = await client.get("/api/admin/workers", params={"action": "stats"},
-                                     headers={"Authorization": f"Bearer {token}"})
+            stats = await client.get(
+                "/api/admin/workers",
+                params={"action": "stats"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert stats.status_code == 200
             assert {q["name"] for q in stats.json()["queues"]} >= {"sync", "notifications"}
     finally:
@@ -295,16 +335,21 @@ async def test_headless_serves_the_api(redis_url: str, prefix: str, tmp_path: Pa
 
 def start_headless(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """``justo-console --headless --no-demo ARGS`` in the background."""
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "--headless", "--no-demo",
-                             *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "--headless", "--no-demo", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_console_refuses_an_outdated_database_before_opening(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
     env = cli_env(redis_url, prefix, tmp_path / "data") | {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"
+    }
     refused = run_cli(env, "--no-demo")
     assert refused.returncode == 2
     assert "run `justo-console db upgrade`" in refused.stdout + refused.stderr

@@ -24,8 +24,9 @@ from tests.conftest import eventually
 @pytest.fixture
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """A server this test may reconfigure, stop and restart."""
-    server = EmbeddedRedis(tmp_path_factory.mktemp("own"), appendonly=True,
-                           binary=find_redis_server(prefer="path"))
+    server = EmbeddedRedis(
+        tmp_path_factory.mktemp("own"), appendonly=True, binary=find_redis_server(prefer="path")
+    )
     server.start()
     yield server
     server.stop()
@@ -33,9 +34,9 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRed
 
 def test_url_from_env_prefers_redis_url_then_host_port_password() -> None:
     assert redis_url_from_env({"REDIS_URL": "redis://h:1/2", "REDIS_HOST": "x"}) == "redis://h:1/2"
-    assert redis_url_from_env({"REDIS_HOST": "cache", "REDIS_PORT": "6380",
-                               "REDIS_PASSWORD": "p@ss/word"}) == (
-        "redis://:p%40ss%2Fword@cache:6380/0")
+    assert redis_url_from_env(
+        {"REDIS_HOST": "cache", "REDIS_PORT": "6380", "REDIS_PASSWORD": "p@ss/word"}
+    ) == ("redis://:p%40ss%2Fword@cache:6380/0")
     assert redis_url_from_env({"REDIS_HOST": "cache"}) == "redis://cache:6379/0"
     assert redis_url_from_env({}) is None
 

@@ -24,12 +24,15 @@ JOBS = 1000
 def start_worker(url: str, prefix: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.crash_worker", url, prefix, str(LEASE_MS)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 async def test_sigkilled_worker_loses_no_job(redis: Redis, redis_url: str, prefix: str) -> None:
-    queue = Queue(redis, "crash", prefix=prefix,
-                  options=QueueOptions(lease_ms=LEASE_MS, keep_completed=-1))
+    queue = Queue(
+        redis, "crash", prefix=prefix, options=QueueOptions(lease_ms=LEASE_MS, keep_completed=-1)
+    )
     ids = [e.id for e in await queue.add_bulk(JobSpec("work", i) for i in range(JOBS))]
 
     first = start_worker(redis_url, prefix)
@@ -47,6 +50,7 @@ async def test_sigkilled_worker_loses_no_job(redis: Redis, redis_url: str, prefi
 
     second = start_worker(redis_url, prefix)
     try:
+
         async def orphans_reclaimed() -> bool:
             for job_id in orphans:
                 job = await queue.get_job(job_id)
@@ -81,7 +85,8 @@ async def test_sigkilled_worker_loses_no_job(redis: Redis, redis_url: str, prefi
     token = tokens[stale]
     assert token is not None
     rejected = await leases.finish(
-        queue, now_ms(), [leases.Outcome(stale, token.decode(), "f", "late ack")])
+        queue, now_ms(), [leases.Outcome(stale, token.decode(), "f", "late ack")]
+    )
     assert rejected == [stale]
     job = await queue.get_job(stale)
     assert job is not None and job.state is JobState.COMPLETED and job.error != "late ack"
@@ -92,8 +97,9 @@ async def test_poison_job_is_isolated_and_failed_without_innocent_victims(
 ) -> None:
     """A job that kills its process runs at most 3 times and then fails; the jobs that
     were running beside it when it struck are rerun one at a time and all complete."""
-    queue = Queue(redis, "crash", prefix=prefix,
-                  options=QueueOptions(lease_ms=LEASE_MS, keep_completed=-1))
+    queue = Queue(
+        redis, "crash", prefix=prefix, options=QueueOptions(lease_ms=LEASE_MS, keep_completed=-1)
+    )
     # Slow innocents are still running, beside the poison job, when it kills the process.
     normal = [e.id for e in await queue.add_bulk(JobSpec("slow", i) for i in range(5))]
     [poison] = [e.id for e in await queue.add_bulk([JobSpec("poison", None)])]

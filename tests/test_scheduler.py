@@ -30,11 +30,26 @@ class FakeClock:
         return self.now
 
 
-def scheduler(redis: Redis, make_queue: QueueFactory, prefix: str, clock: FakeClock,
-              *, grace: float = 60.0, owner: str = "a",
-              jobs: tuple[CronJob, ...] = (EVERY_MINUTE,)) -> CronScheduler:
-    return CronScheduler(redis, {"q": make_queue("q")}, jobs, zone=SP, prefix=prefix,
-                         owner=owner, misfire_grace_s=grace, clock=clock)
+def scheduler(
+    redis: Redis,
+    make_queue: QueueFactory,
+    prefix: str,
+    clock: FakeClock,
+    *,
+    grace: float = 60.0,
+    owner: str = "a",
+    jobs: tuple[CronJob, ...] = (EVERY_MINUTE,),
+) -> CronScheduler:
+    return CronScheduler(
+        redis,
+        {"q": make_queue("q")},
+        jobs,
+        zone=SP,
+        prefix=prefix,
+        owner=owner,
+        misfire_grace_s=grace,
+        clock=clock,
+    )
 
 
 def test_ticks_follow_the_time_zone() -> None:
@@ -68,8 +83,9 @@ async def test_each_tick_enqueued_once_across_schedulers(
         await a.process(clock.now)
         await b.process(clock.now)
     fired = a.fired + b.fired
-    assert sorted(fired) == sorted(EVERY_MINUTE.job_id(at("2026-11-29T10:00:00") + s)
-                                   for s in (0, 60, 120))
+    assert sorted(fired) == sorted(
+        EVERY_MINUTE.job_id(at("2026-11-29T10:00:00") + s) for s in (0, 60, 120)
+    )
     assert (await make_queue("q").counts()).waiting == 3
     [status] = await read_schedules(redis, prefix)
     assert status.last_outcome == "enqueued"

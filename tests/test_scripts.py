@@ -52,13 +52,20 @@ async def test_add_generates_ids_and_writes_waiting_jobs(
 ) -> None:
     q = make_queue()
     k = q.keys
-    reply = await add(q, T0, Row(name="a", data='{"x":1}'),
-                      Row(name="b", data="[1]", opts='{"attempts":5}'))
+    reply = await add(
+        q, T0, Row(name="a", data='{"x":1}'), Row(name="b", data="[1]", opts='{"attempts":5}')
+    )
     assert reply == [("1", 1), ("2", 1)]
     assert await redis.get(k.id_counter) == b"2"
     first = await text_fields(redis, k.job("1"))
-    assert first == {"name": "a", "data": '{"x":1}', "ts": str(T0), "state": "waiting",
-                     "prio": "10", "rt": str(T0)}  # no "opts" field when opts is ""
+    assert first == {
+        "name": "a",
+        "data": '{"x":1}',
+        "ts": str(T0),
+        "state": "waiting",
+        "prio": "10",
+        "rt": str(T0),
+    }  # no "opts" field when opts is ""
     assert (await text_fields(redis, k.job("2")))["opts"] == '{"attempts":5}'
     assert await items(redis, k.wait(10)) == ["1", "2"]
     assert await scores(redis, k.priorities) == {"10": 10.0}
@@ -74,8 +81,12 @@ async def test_add_existing_client_id_is_a_noop_returning_0(
     before = await fields(redis, k.job("ws-7"))
     await redis.delete(k.notify)  # a worker took the wake-up token
     # Again later, with other data, priority and a delay; and twice within one call.
-    reply = await add(q, T0 + 5, Row(id="ws-7", data='{"v":2}', prio=0, delay=1000),
-                      Row(id="ws-7", data='{"v":3}'))
+    reply = await add(
+        q,
+        T0 + 5,
+        Row(id="ws-7", data='{"v":2}', prio=0, delay=1000),
+        Row(id="ws-7", data='{"v":3}'),
+    )
     assert reply == [("ws-7", 0), ("ws-7", 0)]
     assert await fields(redis, k.job("ws-7")) == before
     assert await items(redis, k.wait(10)) == ["ws-7"]
@@ -100,8 +111,9 @@ async def test_add_generated_id_skips_taken_numeric_client_ids(
 ) -> None:
     q = make_queue()
     k = q.keys
-    assert await add(q, T0, Row(id="1", data='"c1"'), Row(id="2", data='"c2"'),
-                     Row(id="4", data='"c4"')) == [("1", 1), ("2", 1), ("4", 1)]
+    assert await add(
+        q, T0, Row(id="1", data='"c1"'), Row(id="2", data='"c2"'), Row(id="4", data='"c4"')
+    ) == [("1", 1), ("2", 1), ("4", 1)]
     assert await add(q, T0, Row(), Row()) == [("3", 1), ("5", 1)]
     assert await redis.get(k.id_counter) == b"5"
     # The client jobs were not touched.
@@ -116,7 +128,11 @@ async def test_add_delayed_vs_waiting_placement(redis: Redis, make_queue: QueueF
     [(later, _), (now_id, _)] = await add(q, T0, Row(delay=5000, prio=3), Row(delay=0, prio=3))
     job = await text_fields(redis, k.job(later))
     assert (job["state"], job["rt"], job["ts"], job["prio"]) == (
-        "delayed", str(T0 + 5000), str(T0), "3")
+        "delayed",
+        str(T0 + 5000),
+        str(T0),
+        "3",
+    )
     assert await scores(redis, k.delayed) == {later: T0 + 5000}
     assert await items(redis, k.wait(3)) == [now_id]  # the delayed job is in no list
     assert (await text_fields(redis, k.job(now_id)))["state"] == "waiting"
@@ -174,8 +190,17 @@ async def test_fetch_promotes_at_most_max_promote(redis: Redis, make_queue: Queu
     q = make_queue()
     k = q.keys
     await add(q, T0, *[Row(delay=10 + i) for i in range(5)])
-    keys = [k.priorities, k.delayed, k.active, k.paused, k.fence, k.notify, k.failed,
-            k.id_counter, k.events]
+    keys = [
+        k.priorities,
+        k.delayed,
+        k.active,
+        k.paused,
+        k.fence,
+        k.notify,
+        k.failed,
+        k.id_counter,
+        k.events,
+    ]
     args = [k.job_prefix, k.wait_prefix, T0 + 100, 0, 1000, "w1", 2, 100]
     reply = await q.scripts.call("fetch", keys, args)
     assert reply[:3] == [0, T0 + 12, 0]  # lease nothing, promote only the 2 oldest
@@ -203,8 +228,15 @@ async def test_fetch_respects_pause_but_still_promotes(
 async def test_fetch_lowest_priority_number_first(redis: Redis, make_queue: QueueFactory) -> None:
     q = make_queue()
     k = q.keys
-    await add(q, T0, Row(id="p10", prio=10), Row(id="p0a", prio=0), Row(id="p5", prio=5),
-              Row(id="p0b", prio=0), Row(id="p1000", prio=1000))
+    await add(
+        q,
+        T0,
+        Row(id="p10", prio=10),
+        Row(id="p0a", prio=0),
+        Row(id="p5", prio=5),
+        Row(id="p0b", prio=0),
+        Row(id="p1000", prio=1000),
+    )
     first = await lease(q, T0, 3)
     assert [j.id for j in first] == ["p0a", "p0b", "p5"]
     # Emptied lists are dropped from the priorities zset.
@@ -218,8 +250,13 @@ async def test_fetch_leases_with_tokens_attempts_and_deadline(
 ) -> None:
     q = make_queue(lease_ms=7000)
     k = q.keys
-    await add(q, T0 - 50, Row(name="a", data='{"n":1}', opts='{"attempts":4}'),
-              Row(name="b"), Row(name="c"))
+    await add(
+        q,
+        T0 - 50,
+        Row(name="a", data='{"n":1}', opts='{"attempts":4}'),
+        Row(name="b"),
+        Row(name="c"),
+    )
     batch = await lease(q, T0, 2, "worker-A")
     single = await lease(q, T0 + 1, 1, "worker-B")
     tokens = [int(j.token) for j in batch + single]
@@ -228,10 +265,22 @@ async def test_fetch_leases_with_tokens_attempts_and_deadline(
 
     a = batch[0]
     assert (a.id, a.name, a.raw_data, a.ready_ms, a.attempts_made, a.options, a.stalls) == (
-        "1", "a", b'{"n":1}', T0 - 50, 1, {"attempts": 4}, 0)
+        "1",
+        "a",
+        b'{"n":1}',
+        T0 - 50,
+        1,
+        {"attempts": 4},
+        0,
+    )
     job = await text_fields(redis, k.job("1"))
     assert (job["state"], job["tok"], job["wk"], job["pt"], job["att"]) == (
-        "active", a.token, "worker-A", str(T0), "1")
+        "active",
+        a.token,
+        "worker-A",
+        str(T0),
+        "1",
+    )
     assert await scores(redis, k.active) == {"1": T0 + 7000, "2": T0 + 7000, "3": T0 + 7001}
     assert (await text_fields(redis, k.job("3")))["wk"] == "worker-B"
 
@@ -316,12 +365,17 @@ async def test_finish_complete_records_result(redis: Redis, make_queue: QueueFac
     k = q.keys
     await add(q, T0, Row())
     job = await lease_one(q, T0)
-    rejected = await leases.finish(q, T0 + 40, [Outcome(job.id, job.token, "c", '{"ok":1}',
-                                                        run_ms=30, wait_ms=10)])
+    rejected = await leases.finish(
+        q, T0 + 40, [Outcome(job.id, job.token, "c", '{"ok":1}', run_ms=30, wait_ms=10)]
+    )
     assert rejected == []
     rec = await text_fields(redis, k.job(job.id))
     assert (rec["state"], rec["ft"], rec["rms"], rec["res"]) == (
-        "completed", str(T0 + 40), "30", '{"ok":1}')
+        "completed",
+        str(T0 + 40),
+        "30",
+        '{"ok":1}',
+    )
     assert "tok" not in rec
     assert await redis.zcard(k.active) == 0
     assert await scores(redis, k.completed) == {job.id: T0 + 40}
@@ -346,23 +400,31 @@ async def test_finish_complete_and_delete(redis: Redis, make_queue: QueueFactory
     assert minute["c"] == "1"
 
 
-async def test_finish_retry_with_and_without_delay(
-    redis: Redis, make_queue: QueueFactory
-) -> None:
+async def test_finish_retry_with_and_without_delay(redis: Redis, make_queue: QueueFactory) -> None:
     q = make_queue()
     k = q.keys
     await add(q, T0, Row(id="later", prio=4), Row(id="now", prio=4), Row(id="other", prio=4))
     later, now = await lease(q, T0, 2)
     await redis.delete(k.notify)
     tb = "Traceback: boom"
-    rejected = await leases.finish(q, T0 + 100, [
-        Outcome(later.id, later.token, "r", "E: slow", tb, run_ms=5, delay_ms=2000),
-        Outcome(now.id, now.token, "r", "E: " + "x" * 600, tb, run_ms=6, delay_ms=0),
-    ])
+    rejected = await leases.finish(
+        q,
+        T0 + 100,
+        [
+            Outcome(later.id, later.token, "r", "E: slow", tb, run_ms=5, delay_ms=2000),
+            Outcome(now.id, now.token, "r", "E: " + "x" * 600, tb, run_ms=6, delay_ms=0),
+        ],
+    )
     assert rejected == []
     rec = await text_fields(redis, k.job("later"))
     assert (rec["state"], rec["err"], rec["tb"], rec["rt"], rec["rms"], rec["att"]) == (
-        "delayed", "E: slow", tb, str(T0 + 2100), "5", "1")
+        "delayed",
+        "E: slow",
+        tb,
+        str(T0 + 2100),
+        "5",
+        "1",
+    )
     assert "tok" not in rec
     assert await scores(redis, k.delayed) == {"later": T0 + 2100}
     # delay 0: straight back to the tail of its priority list.
@@ -382,11 +444,20 @@ async def test_finish_fail(redis: Redis, make_queue: QueueFactory) -> None:
     k = q.keys
     await add(q, T0, Row())
     job = await lease_one(q, T0)
-    assert await leases.finish(q, T0 + 9, [Outcome(job.id, job.token, "f", "ValueError: x",
-                                                   "tb", run_ms=8)]) == []
+    assert (
+        await leases.finish(
+            q, T0 + 9, [Outcome(job.id, job.token, "f", "ValueError: x", "tb", run_ms=8)]
+        )
+        == []
+    )
     rec = await text_fields(redis, k.job(job.id))
     assert (rec["state"], rec["ft"], rec["err"], rec["tb"], rec["rms"]) == (
-        "failed", str(T0 + 9), "ValueError: x", "tb", "8")
+        "failed",
+        str(T0 + 9),
+        "ValueError: x",
+        "tb",
+        "8",
+    )
     assert "tok" not in rec
     assert await scores(redis, k.failed) == {job.id: T0 + 9}
     assert await redis.zcard(k.active) == 0
@@ -403,8 +474,9 @@ async def test_finish_token_mismatch_is_rejected_and_job_untouched(
     before = await fields(redis, k.job(a.id))
     active_before = await scores(redis, k.active)
     for kind in ("c", "C", "r", "f"):
-        rejected = await leases.finish(q, T0 + 1, [
-            Outcome(a.id, str(int(a.token) + 100), kind, "v", delay_ms=0)])
+        rejected = await leases.finish(
+            q, T0 + 1, [Outcome(a.id, str(int(a.token) + 100), kind, "v", delay_ms=0)]
+        )
         assert rejected == [a.id]
     assert await leases.finish(q, T0 + 1, [Outcome("nope", "1", "c")]) == ["nope"]
     assert await fields(redis, k.job(a.id)) == before
@@ -420,8 +492,9 @@ async def test_finish_token_mismatch_is_rejected_and_job_untouched(
     assert (await text_fields(redis, k.job(b.id)))["state"] == "active"
 
     # In a mixed batch only the stale outcome is rejected.
-    assert await leases.finish(q, T0 + 3, [Outcome(b.id, b.token, "c"),
-                                           Outcome(a.id, a.token, "c")]) == [b.id]
+    assert await leases.finish(
+        q, T0 + 3, [Outcome(b.id, b.token, "c"), Outcome(a.id, a.token, "c")]
+    ) == [b.id]
     assert await scores(redis, k.completed) == {a.id: T0 + 3}
 
 
@@ -452,8 +525,9 @@ async def test_finish_keep_minus_one_keeps_everything(
     q = make_queue(keep_completed=-1, keep_failed=-1)
     await add(q, T0, *[Row() for _ in range(4)])
     jobs = await lease(q, T0, 4)
-    await leases.finish(q, T0 + 1, [Outcome(j.id, j.token, "c" if i % 2 else "f")
-                                    for i, j in enumerate(jobs)])
+    await leases.finish(
+        q, T0 + 1, [Outcome(j.id, j.token, "c" if i % 2 else "f") for i, j in enumerate(jobs)]
+    )
     assert await redis.zcard(q.keys.completed) == 2
     assert await redis.zcard(q.keys.failed) == 2
 
@@ -468,12 +542,16 @@ async def test_finish_metrics_per_minute(redis: Redis, make_queue: QueueFactory)
     await add(q, T0, *[Row() for _ in range(4)])
     a, b, c, d = await lease(q, T0, 4)
     now = (T0 // 60000) * 60000 + 59_000  # one second before the minute ends
-    await leases.finish(q, now, [
-        Outcome(a.id, a.token, "c", run_ms=100, wait_ms=6),
-        Outcome(b.id, b.token, "f", "E", run_ms=5, wait_ms=0),
-        Outcome(c.id, c.token, "r", "E", run_ms=0, wait_ms=6, delay_ms=10),
-        Outcome("stale", "1", "c", run_ms=1000, wait_ms=1000),  # rejected: not counted
-    ])
+    await leases.finish(
+        q,
+        now,
+        [
+            Outcome(a.id, a.token, "c", run_ms=100, wait_ms=6),
+            Outcome(b.id, b.token, "f", "E", run_ms=5, wait_ms=0),
+            Outcome(c.id, c.token, "r", "E", run_ms=0, wait_ms=6, delay_ms=10),
+            Outcome("stale", "1", "c", run_ms=1000, wait_ms=1000),  # rejected: not counted
+        ],
+    )
     minute = {f: int(v) for f, v in (await text_fields(redis, k.metrics(now // 60000))).items()}
     expected = Counter({"c": 1, "f": 1, "e": 2, "rs": 105, "ws": 12})
     for ms in (100, 5, 0):
@@ -501,8 +579,9 @@ async def test_renew_extends_only_matching_tokens(redis: Redis, make_queue: Queu
     await add(q, T0, Row(id="a"), Row(id="b"), Row(id="c"))
     a, b, c = await lease(q, T0, 3)
     await finish_one(q, T0 + 1, c, "c")
-    lost = await leases.renew(q, T0 + 500, [(a.id, a.token), (b.id, "999"), (c.id, c.token),
-                                            ("ghost", "1")])
+    lost = await leases.renew(
+        q, T0 + 500, [(a.id, a.token), (b.id, "999"), (c.id, c.token), ("ghost", "1")]
+    )
     assert lost == ["b", "c", "ghost"]
     assert await scores(redis, k.active) == {"a": T0 + 1500, "b": T0 + 1000}
     assert not await redis.exists(k.job("ghost"))
@@ -563,7 +642,11 @@ async def test_reap_requeues_expired_lease_at_head_and_voids_the_old_token(
     assert await items(redis, k.wait(10)) == ["a", "b"]
     rec = await text_fields(redis, k.job("a"))
     assert (rec["state"], rec["stl"], rec["lost"], rec["att"]) == (
-        "waiting", "1", "dead-worker", "1")
+        "waiting",
+        "1",
+        "dead-worker",
+        "1",
+    )
     assert "tok" not in rec
     assert await redis.zcard(k.active) == 0
     assert await items(redis, k.notify) == ["1"]
@@ -596,23 +679,30 @@ async def test_reap_fails_job_at_max_stalls(redis: Redis, make_queue: QueueFacto
     res = await leases.reap(q, T0 + 300)
     assert (res.requeued, res.failed, res.ids) == (0, 1, ["a"])
     rec = await text_fields(redis, k.job("a"))
-    assert (rec["state"], rec["stl"], rec["lost"], rec["ft"]) == ("failed", "2", "w2",
-                                                                  str(T0 + 300))
+    assert (rec["state"], rec["stl"], rec["lost"], rec["ft"]) == (
+        "failed",
+        "2",
+        "w2",
+        str(T0 + 300),
+    )
     assert rec["err"].startswith("StalledJobError: lease expired 2 times")
     assert "tok" not in rec
     assert await scores(redis, k.failed) == {"a": T0 + 300}
     assert await llen(redis, k.wait(10)) == 0
-    assert (await events(redis, q))[-1] == {"ev": "failed", "id": "a",
-                                             "err": "stalled too many times"}
+    assert (await events(redis, q))[-1] == {
+        "ev": "failed",
+        "id": "a",
+        "err": "stalled too many times",
+    }
 
 
 async def test_reap_limit_and_order(redis: Redis, make_queue: QueueFactory) -> None:
     q = make_queue(lease_ms=100)
     k = q.keys
     await add(q, T0, Row(id="a"), Row(id="b"), Row(id="c"), Row(id="fresh"))
-    await lease_one(q, T0)        # a: deadline T0+100
-    await lease_one(q, T0 + 10)   # b: deadline T0+110
-    await lease_one(q, T0 + 20)   # c: deadline T0+120
+    await lease_one(q, T0)  # a: deadline T0+100
+    await lease_one(q, T0 + 10)  # b: deadline T0+110
+    await lease_one(q, T0 + 20)  # c: deadline T0+120
     await lease_one(q, T0 + 500)  # fresh: deadline T0+600
     res = await leases.reap(q, T0 + 200, limit=2)
     assert (res.requeued, res.ids) == (2, ["a", "b"])  # earliest deadlines first
@@ -669,8 +759,7 @@ async def test_retry_failed_limit_oldest_first_resets_attempts(
     assert await items(redis, k.wait(7)) == ids[:2]
     assert list(await scores(redis, k.failed)) == [ids[2]]
     rec = await text_fields(redis, k.job(ids[0]))
-    assert (rec["state"], rec["att"], rec["stl"], rec["rt"]) == ("waiting", "0", "0",
-                                                                 str(T0 + 100))
+    assert (rec["state"], rec["att"], rec["stl"], rec["rt"]) == ("waiting", "0", "0", str(T0 + 100))
     assert "ft" not in rec
     assert await scores(redis, k.priorities) == {"7": 7.0}
     assert await items(redis, k.notify) == ["1"]
@@ -760,9 +849,17 @@ async def test_drain_waiting_and_delayed_only_in_batches(
 ) -> None:
     q = make_queue()
     k = q.keys
-    await add(q, T0, Row(id="run", prio=0), Row(id="w0", prio=0), Row(id="w5", prio=5),
-              Row(id="w9a", prio=9), Row(id="w9b", prio=9),
-              Row(id="d1", delay=100), Row(id="d2", delay=200))
+    await add(
+        q,
+        T0,
+        Row(id="run", prio=0),
+        Row(id="w0", prio=0),
+        Row(id="w5", prio=5),
+        Row(id="w9a", prio=9),
+        Row(id="w9b", prio=9),
+        Row(id="d1", delay=100),
+        Row(id="d2", delay=200),
+    )
     running = await lease_one(q, T0)
     assert running.id == "run"
     for job_id in ("w0", "d1"):
@@ -780,7 +877,9 @@ async def test_drain_waiting_and_delayed_only_in_batches(
     assert await scores(redis, k.active) == {"run": T0 + q.options.lease_ms}
     assert await finish_one(q, T0 + 1, running, "c") == []
     assert [(e["ev"], e["count"]) for e in await events(redis, q)] == [
-        ("drained", "3"), ("drained", "3")]
+        ("drained", "3"),
+        ("drained", "3"),
+    ]
 
 
 # =================================================================== remove
@@ -789,9 +888,17 @@ async def test_drain_waiting_and_delayed_only_in_batches(
 async def test_remove_reply_codes_and_structures(redis: Redis, make_queue: QueueFactory) -> None:
     q = make_queue()
     k = q.keys
-    await add(q, T0, Row(id="act", prio=0), Row(id="done", prio=1), Row(id="bad", prio=1),
-              Row(id="a", prio=3), Row(id="b", prio=3), Row(id="c", prio=3),
-              Row(id="later", delay=100))
+    await add(
+        q,
+        T0,
+        Row(id="act", prio=0),
+        Row(id="done", prio=1),
+        Row(id="bad", prio=1),
+        Row(id="a", prio=3),
+        Row(id="b", prio=3),
+        Row(id="c", prio=3),
+        Row(id="later", delay=100),
+    )
     act = await lease_one(q, T0)
     done, bad = await lease(q, T0, 2)
     assert (act.id, done.id, bad.id) == ("act", "done", "bad")
@@ -815,8 +922,9 @@ async def test_remove_reply_codes_and_structures(redis: Redis, make_queue: Queue
         assert not await redis.exists(k.job(job_id), k.job_logs(job_id)), job_id
     assert not await redis.exists(k.delayed, k.completed, k.failed)
     assert await remove(q, "later") == 0
-    assert await events(redis, q) == [{"ev": "removed", "id": i}
-                                      for i in ("b", "later", "done", "bad")]
+    assert await events(redis, q) == [
+        {"ev": "removed", "id": i} for i in ("b", "later", "done", "bad")
+    ]
     assert await finish_one(q, T0 + 2, act, "c") == []  # the active job was left intact
 
 
@@ -879,8 +987,14 @@ async def test_counts_per_state(redis: Redis, make_queue: QueueFactory) -> None:
     await redis.zadd(q.keys.priorities, {"42": 42})
     assert await counts(q) == [4, 1, 1, 1, 1, 1]
     reply = await q.counts()
-    assert (reply.waiting, reply.delayed, reply.active, reply.completed, reply.failed,
-            reply.paused) == (4, 1, 1, 1, 1, True)
+    assert (
+        reply.waiting,
+        reply.delayed,
+        reply.active,
+        reply.completed,
+        reply.failed,
+        reply.paused,
+    ) == (4, 1, 1, 1, 1, True)
 
 
 # =============================================================== atomicity
@@ -899,8 +1013,9 @@ async def test_concurrent_fetches_lease_each_job_exactly_once(
             got: list[tuple[str, str]] = []
             while True:
                 # Several fetches in flight per client at once.
-                batch = await asyncio.gather(*[leases.fetch(q, T0, 2, worker)
-                                               for _ in range(per_client)])
+                batch = await asyncio.gather(
+                    *[leases.fetch(q, T0, 2, worker) for _ in range(per_client)]
+                )
                 jobs = [j for res in batch for j in res.jobs]
                 if not jobs:  # the waiting lists only shrink: empty now, empty for good
                     return got
@@ -932,8 +1047,9 @@ async def test_concurrent_add_with_one_client_id_creates_one_job(
     clients = [make_client(redis_url) for _ in range(4)]
     try:
         queues = [Queue(c, "q", prefix=prefix) for c in clients]
-        replies = await asyncio.gather(*[
-            add(queues[i % 4], T0, Row(id="once", data=str(i)), Row()) for i in range(40)])
+        replies = await asyncio.gather(
+            *[add(queues[i % 4], T0, Row(id="once", data=str(i)), Row()) for i in range(40)]
+        )
     finally:
         for c in clients:
             await c.aclose()
@@ -955,9 +1071,9 @@ async def test_concurrent_finish_with_one_token_is_accepted_once(
         queues = [Queue(c, "q", prefix=prefix) for c in clients]
         await add(queues[0], T0, Row(id="a"))
         job = await lease_one(queues[0], T0)
-        replies = await asyncio.gather(*[
-            finish_one(queues[i % 4], T0 + 1, job, "c" if i % 2 else "f", "E")
-            for i in range(20)])
+        replies = await asyncio.gather(
+            *[finish_one(queues[i % 4], T0 + 1, job, "c" if i % 2 else "f", "E") for i in range(20)]
+        )
     finally:
         for c in clients:
             await c.aclose()

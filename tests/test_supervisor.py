@@ -49,6 +49,7 @@ async def test_sigterm_finishes_running_jobs_and_returns_the_rest(
     output = tmp_path / "out.log"
     proc = start_supervisor(env, config, output)
     try:
+
         async def four_running() -> bool:
             return (await queue.counts()).active == 4
 
@@ -74,6 +75,7 @@ async def test_sigterm_finishes_running_jobs_and_returns_the_rest(
     await redis.rpush(f"{prefix}:gate:long", "go", "go")
     proc = start_supervisor(env, config, output)
     try:
+
         async def all_done() -> bool:
             return len(await exec_counts(redis, prefix)) == 10
 
@@ -93,6 +95,7 @@ async def test_second_sigterm_stops_without_grace(
     jobs = await queue.add_bulk([JobSpec("sleepy", {"s": 60}) for _ in range(2)])
     proc = start_supervisor(env, config, tmp_path / "out.log")
     try:
+
         async def running() -> bool:
             return (await queue.counts()).active == 2
 
@@ -112,8 +115,9 @@ async def test_second_sigterm_stops_without_grace(
 
 @pytest.fixture
 def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("outage"), appendonly=True,
-                           binary=find_redis_server(prefer="path"))
+    server = EmbeddedRedis(
+        tmp_path_factory.mktemp("outage"), appendonly=True, binary=find_redis_server(prefer="path")
+    )
     server.start()
     yield server
     server.stop()
@@ -130,6 +134,7 @@ async def test_supervisor_survives_redis_down_for_ten_seconds(
     before = await queue.add_bulk([JobSpec("sleepy", {"s": 0.05}) for _ in range(5)])
     proc = start_supervisor(env, config, output)
     try:
+
         async def first_done() -> bool:
             return len(await exec_counts(redis, prefix)) == 5
 
@@ -172,6 +177,7 @@ async def test_three_supervisors_enqueue_each_second_tick_exactly_once(
     config = write_config(tmp_path / "justo.toml", every_second=True)
     procs = [start_supervisor(env, config, tmp_path / f"out{i}.log") for i in range(3)]
     try:
+
         async def all_beating() -> bool:
             return len(await read_supervisors(redis, prefix)) == 3
 
@@ -185,8 +191,11 @@ async def test_three_supervisors_enqueue_each_second_tick_exactly_once(
         codes = [await asyncio.to_thread(p.wait, 15) for p in procs]
     assert codes == [0, 0, 0]
     runs = await exec_counts(redis, prefix)
-    ticks = {int(job_id.split(":")[2]): n for job_id, n in runs.items()
-             if job_id.startswith("cron:every-second:")}
+    ticks = {
+        int(job_id.split(":")[2]): n
+        for job_id, n in runs.items()
+        if job_id.startswith("cron:every-second:")
+    }
     window = range(start, end + 1)
     assert [t for t in window if t not in ticks] == [], "missed ticks"
     assert {ticks[t] for t in window} == {1}, "a tick ran more than once"

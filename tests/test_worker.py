@@ -48,8 +48,11 @@ async def test_async_and_sync_handlers_run_and_record_progress_and_logs(
     assert job_a is not None and job_b is not None
     assert (job_a.state, job_a.result, job_a.progress) == (JobState.COMPLETED, 42, 50)
     assert job_a.logs == ["halfway"]
-    assert (job_b.result, job_b.progress, job_b.logs) == ("ok", {"done": 1, "of": 1},
-                                                          ["from a thread"])
+    assert (job_b.result, job_b.progress, job_b.logs) == (
+        "ok",
+        {"done": 1, "of": 1},
+        ["from a thread"],
+    )
     assert loop_threads and loop_threads[0] != threading.main_thread().name
 
 
@@ -133,9 +136,15 @@ async def test_lower_priority_number_runs_first(make_queue: QueueFactory) -> Non
     async def record(ctx: JobContext) -> None:
         order.append(ctx.data)
 
-    await q.add_bulk([JobSpec("p", "p20-a", priority=20), JobSpec("p", "p10-a"),
-                      JobSpec("p", "p0", priority=0), JobSpec("p", "p20-b", priority=20),
-                      JobSpec("p", "p10-b")])
+    await q.add_bulk(
+        [
+            JobSpec("p", "p20-a", priority=20),
+            JobSpec("p", "p10-a"),
+            JobSpec("p", "p0", priority=0),
+            JobSpec("p", "p20-b", priority=20),
+            JobSpec("p", "p10-b"),
+        ]
+    )
     await run_burst(q, registry, concurrency=1)
     assert order == ["p0", "p10-a", "p10-b", "p20-a", "p20-b"]
 
@@ -274,11 +283,15 @@ async def test_malformed_entries_go_to_failed_and_good_jobs_complete(
     await q.add_bulk(JobSpec("good", i) for i in range(20))
     wait_key = q.keys.wait(q.options.priority)
     await redis.rpush(wait_key, b'{"name": "raw json pushed by hand"}')
-    await redis.hset(q.keys.job("badjson"), mapping={"name": "good", "data": "{not json",
-                                                     "state": "waiting", "prio": 10})
+    await redis.hset(
+        q.keys.job("badjson"),
+        mapping={"name": "good", "data": "{not json", "state": "waiting", "prio": 10},
+    )
     await redis.hset(q.keys.job("noname"), mapping={"data": "1", "state": "waiting", "prio": 10})
-    await redis.hset(q.keys.job("huge"), mapping={"name": "good", "data": "1" * 5000,
-                                                  "state": "waiting", "prio": 10})
+    await redis.hset(
+        q.keys.job("huge"),
+        mapping={"name": "good", "data": "1" * 5000, "state": "waiting", "prio": 10},
+    )
     await redis.rpush(wait_key, "badjson", "noname", "huge", b"\xff\xfe invalid utf8")
     await q.add_bulk(JobSpec("good", i) for i in range(20, 40))
     await run_burst(q, registry)

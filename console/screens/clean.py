@@ -87,7 +87,8 @@ class CleanModal(ModalScreen[CleanRequest | None]):
     async def _count(self, state: FinishedState, age: float) -> None:
         self.count = await self.source.count_finished(self.queue, state, age)
         self.query_one("#count", Label).update(
-            Text(f"will delete {self.count} {state} job(s)", style="bold"))
+            Text(f"will delete {self.count} {state} job(s)", style="bold")
+        )
         self.query_one("#confirm", Button).disabled = False
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -41,8 +41,17 @@ class CronsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "recurring jobs (ticks shown in each cron's own time zone)"
         table = self.query_one(DataTable)
-        table.add_columns("name", "queue", "job", "cron", "last tick", "outcome",
-                          "last job", "job state", "next tick")
+        table.add_columns(
+            "name",
+            "queue",
+            "job",
+            "cron",
+            "last tick",
+            "outcome",
+            "last job",
+            "job state",
+            "next tick",
+        )
         self.watch(self.console, "snapshot", self._on_snapshot)
         table.focus()
 
@@ -57,16 +66,32 @@ class CronsScreen(Screen[None]):
         keep = table.cursor_row
         table.clear()
         for row in self.rows:
-            job = (await self.console.source.job(row.queue, row.last_job_id)
-                   if row.last_job_id else None)
+            job = (
+                await self.console.source.job(row.queue, row.last_job_id)
+                if row.last_job_id
+                else None
+            )
             outcome = row.last_outcome or "-"
             if row.missed:
                 outcome += f" ({row.missed} missed)"
             state = job.state.value if job is not None else ("gone" if row.last_job_id else "-")
-            table.add_row(*(Text(fmt.literal(v)) for v in (
-                row.name, row.queue, row.job, row.cron,
-                fmt.zoned_clock(row.last_tick, row.timezone), outcome, row.last_job_id or "-",
-                state, fmt.zoned_clock(row.next_tick, row.timezone))), key=row.name)
+            table.add_row(
+                *(
+                    Text(fmt.literal(v))
+                    for v in (
+                        row.name,
+                        row.queue,
+                        row.job,
+                        row.cron,
+                        fmt.zoned_clock(row.last_tick, row.timezone),
+                        outcome,
+                        row.last_job_id or "-",
+                        state,
+                        fmt.zoned_clock(row.next_tick, row.timezone),
+                    )
+                ),
+                key=row.name,
+            )
         if self.rows:
             table.move_cursor(row=min(max(keep, 0), len(self.rows) - 1))
 

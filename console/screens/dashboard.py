@@ -40,8 +40,9 @@ class DashboardScreen(Screen[None]):
         yield Header()
         yield Static("", id="stale")
         yield QueueTable(id="queues")
-        yield Input(placeholder="filter queues and log lines (enter to apply, esc to clear)",
-                    id="filter")
+        yield Input(
+            placeholder="filter queues and log lines (enter to apply, esc to clear)", id="filter"
+        )
         with Horizontal(id="panels"):
             yield RedisPanel(id="redis")
             yield WorkersPanel(id="workers")
@@ -82,8 +83,13 @@ class DashboardScreen(Screen[None]):
         banner = self.query_one("#stale", Static)
         banner.display = since is not None
         if since is not None:
-            banner.update(Text(f"⚠ Redis unreachable since {fmt.clock(since)}: figures below "
-                               "are stale; retrying…", style="bold white on red"))
+            banner.update(
+                Text(
+                    f"⚠ Redis unreachable since {fmt.clock(since)}: figures below "
+                    "are stale; retrying…",
+                    style="bold white on red",
+                )
+            )
 
     @on(DataTable.RowSelected, "#queues")
     def _row_selected(self) -> None:

@@ -42,13 +42,19 @@ def render_job(job: Job) -> RenderableType:
     facts.add_column(style="bold cyan", no_wrap=True)
     facts.add_column()
     rows: list[tuple[str, str]] = [
-        ("id", job.id), ("queue", job.queue), ("name", job.name or "(none)"),
-        ("state", job.state.value), ("priority", str(job.priority)),
+        ("id", job.id),
+        ("queue", job.queue),
+        ("name", job.name or "(none)"),
+        ("state", job.state.value),
+        ("priority", str(job.priority)),
         ("attempts", f"{job.attempts_made} made, {job.stalls} stalled"),
         ("options", json.dumps(job.options) if job.options else "(queue defaults)"),
-        ("created", fmt.ms_clock(job.created_ms)), ("ready", fmt.ms_clock(job.ready_ms)),
-        ("started", fmt.ms_clock(job.processed_ms)), ("finished", fmt.ms_clock(job.finished_ms)),
-        ("run time", fmt.duration_ms(job.run_ms)), ("worker", job.worker or "-"),
+        ("created", fmt.ms_clock(job.created_ms)),
+        ("ready", fmt.ms_clock(job.ready_ms)),
+        ("started", fmt.ms_clock(job.processed_ms)),
+        ("finished", fmt.ms_clock(job.finished_ms)),
+        ("run time", fmt.duration_ms(job.run_ms)),
+        ("worker", job.worker or "-"),
     ]
     if job.lost_worker:
         rows.append(("lost worker", job.lost_worker))
@@ -61,14 +67,23 @@ def render_job(job: Job) -> RenderableType:
     for key, value in rows:
         facts.add_row(key, Text(fmt.literal(value)))
     parts: list[RenderableType] = [facts, Text("\ndata", style="bold underline")]
-    parts.append(Text(pretty(redact_payload(job.data, SECRETS)) if job.data is not None
-                      else fmt.literal(redact(job.raw_data or "null", SECRETS))))
+    parts.append(
+        Text(
+            pretty(redact_payload(job.data, SECRETS))
+            if job.data is not None
+            else fmt.literal(redact(job.raw_data or "null", SECRETS))
+        )
+    )
     if job.raw_entry:
-        parts += [Text("\nraw list entry", style="bold underline"),
-                  Text(fmt.literal(redact(job.raw_entry, SECRETS)))]
+        parts += [
+            Text("\nraw list entry", style="bold underline"),
+            Text(fmt.literal(redact(job.raw_entry, SECRETS))),
+        ]
     if job.traceback:
-        parts += [Text("\ntraceback", style="bold underline"),
-                  Text(fmt.literal(redact(job.traceback, SECRETS)), style="red")]
+        parts += [
+            Text("\ntraceback", style="bold underline"),
+            Text(fmt.literal(redact(job.traceback, SECRETS)), style="red"),
+        ]
     if job.logs:
         parts.append(Text("\nlog", style="bold underline"))
         parts += [Text(fmt.literal(redact(line, SECRETS))) for line in job.logs]

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50
 """Jobs per page."""
 
-STATES = (JobState.WAITING, JobState.ACTIVE, JobState.DELAYED, JobState.FAILED,
-          JobState.COMPLETED)
+STATES = (JobState.WAITING, JobState.ACTIVE, JobState.DELAYED, JobState.FAILED, JobState.COMPLETED)
 
 
 def detail_column(job: Job) -> str:
@@ -103,8 +102,13 @@ class JobsScreen(Screen[None]):
         if stats is None:
             return
         c = stats.counts
-        counts = {"waiting": c.waiting, "active": c.active, "delayed": c.delayed,
-                  "failed": c.failed, "completed": c.completed}
+        counts = {
+            "waiting": c.waiting,
+            "active": c.active,
+            "delayed": c.delayed,
+            "failed": c.failed,
+            "completed": c.completed,
+        }
         tabs = self.query_one(Tabs)
         for state, n in counts.items():
             tab = tabs.get_tab(state)
@@ -121,18 +125,27 @@ class JobsScreen(Screen[None]):
     async def load(self) -> None:
         """Fetch the current page and show it."""
         start = self.page * PAGE_SIZE
-        self.rows = await self.console.source.jobs(self.queue, self.state, start,
-                                                   start + PAGE_SIZE - 1)
+        self.rows = await self.console.source.jobs(
+            self.queue, self.state, start, start + PAGE_SIZE - 1
+        )
         table = self.query_one(DataTable)
         table.clear()
         for job in self.rows:
-            table.add_row(Text(fmt.literal(job.id)), Text(fmt.literal(job.name)),
-                          Text(str(job.attempts_made)), Text(fmt.ms_clock(job.created_ms)),
-                          Text(fmt.one_line(detail_column(job), 70)), key=job.id)
+            table.add_row(
+                Text(fmt.literal(job.id)),
+                Text(fmt.literal(job.name)),
+                Text(str(job.attempts_made)),
+                Text(fmt.ms_clock(job.created_ms)),
+                Text(fmt.one_line(detail_column(job), 70)),
+                key=job.id,
+            )
         shown = f"{start + 1}-{start + len(self.rows)}" if self.rows else "none"
         self.query_one("#page", Static).update(
-            Text(f" {self.queue} › {self.state.value} · page {self.page + 1} · jobs {shown}",
-                 style="bold"))
+            Text(
+                f" {self.queue} › {self.state.value} · page {self.page + 1} · jobs {shown}",
+                style="bold",
+            )
+        )
 
     def _selected(self) -> Job | None:
         table = self.query_one(DataTable)

@@ -20,8 +20,10 @@ def render_line(entry: dict[str, str]) -> str:
     except ValueError:
         stamp = "--:--:--"
     queue = entry.get("queue") or "supervisor"
-    return fmt.literal(f"{stamp} {entry.get('level', ''):<7} {queue:<14} {entry.get('msg', '')}",
-                       keep_newlines=False)
+    return fmt.literal(
+        f"{stamp} {entry.get('level', ''):<7} {queue:<14} {entry.get('msg', '')}",
+        keep_newlines=False,
+    )
 
 
 class LogPanel(Log):

@@ -27,15 +27,21 @@ class RedisPanel(Static):
         share = f" ({100 * r.used_memory / r.max_memory:.0f}%)" if r.max_memory else ""
         lines = [
             Text(f"version {r.version}   up {fmt.ago(r.uptime_s)}   {r.ops_per_s} ops/s"),
-            Text(f"memory  {fmt.size(r.used_memory)} used{share}, peak {fmt.size(r.peak_memory)},"
-                 f" max {maximum}"),
+            Text(
+                f"memory  {fmt.size(r.used_memory)} used{share}, peak {fmt.size(r.peak_memory)},"
+                f" max {maximum}"
+            ),
             Text(f"fragmentation {r.fragmentation:.2f}   clients {r.clients}"),
         ]
         if r.policy in ("noeviction", "unknown"):
             lines.append(Text(f"eviction policy {r.policy}", style="green"))
         else:
-            lines.append(Text(f"⚠ eviction policy {r.policy}: Redis may DROP jobs "
-                              "(set noeviction)", style="bold white on red"))
+            lines.append(
+                Text(
+                    f"⚠ eviction policy {r.policy}: Redis may DROP jobs (set noeviction)",
+                    style="bold white on red",
+                )
+            )
         persistence = "AOF on" if r.aof else "AOF off: a Redis crash loses recent jobs"
         lines.append(Text(f"persistence {persistence}", style="" if r.aof else "yellow"))
         self.update(Group(*lines))
@@ -59,9 +65,17 @@ class WorkersPanel(Static):
         lines = []
         now = snapshot.taken_at
         for s in snapshot.supervisors:
-            lines.append(Text(f"{fmt.literal(s.host)} pid {s.pid}  up {fmt.ago(now - s.started)}"
-                              f"  beat {fmt.ago(now - s.beat)} ago", style="bold"))
-            busy = [f"{q} {len(ids)}/{s.queues.get(q, 0)}"
-                    for q, ids in s.in_flight.items() if s.queues.get(q)]
+            lines.append(
+                Text(
+                    f"{fmt.literal(s.host)} pid {s.pid}  up {fmt.ago(now - s.started)}"
+                    f"  beat {fmt.ago(now - s.beat)} ago",
+                    style="bold",
+                )
+            )
+            busy = [
+                f"{q} {len(ids)}/{s.queues.get(q, 0)}"
+                for q, ids in s.in_flight.items()
+                if s.queues.get(q)
+            ]
             lines.append(Text("  " + "  ".join(busy), style="dim" if not busy else ""))
         self.update(Group(*lines))

@@ -9,10 +9,18 @@ from console import text as fmt
 from engine.stats import EngineSnapshot, QueueStats
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("queue", "queue"), ("state", "state"), ("waiting", "waiting"), ("active", "active"),
-    ("delayed", "delayed"), ("failed", "failed"), ("per_hour", "done/h"),
-    ("failure", "fail %"), ("run_p95", "run p95"), ("wait_p95", "wait p95"),
-    ("workers", "workers"), ("throughput", "done/min · 20 min"),
+    ("queue", "queue"),
+    ("state", "state"),
+    ("waiting", "waiting"),
+    ("active", "active"),
+    ("delayed", "delayed"),
+    ("failed", "failed"),
+    ("per_hour", "done/h"),
+    ("failure", "fail %"),
+    ("run_p95", "run p95"),
+    ("wait_p95", "wait p95"),
+    ("workers", "workers"),
+    ("throughput", "done/min · 20 min"),
 )
 """(column key, header) in display order."""
 
@@ -22,16 +30,23 @@ def cells(q: QueueStats) -> dict[str, Text]:
     m, c = q.metrics, q.counts
     state = Text("paused", style="bold yellow") if c.paused else Text("running", style="green")
     failed = Text(fmt.count(c.failed), style="bold red" if c.failed else "")
-    failure = Text(fmt.percent(m.failure_rate),
-                   style="red" if m.failure_rate >= 0.1 else "yellow" if m.failure_rate else "")
+    failure = Text(
+        fmt.percent(m.failure_rate),
+        style="red" if m.failure_rate >= 0.1 else "yellow" if m.failure_rate else "",
+    )
     workers = Text(str(q.workers), style="" if q.workers else "dim")
     return {
-        "queue": Text(fmt.literal(q.name), style="bold"), "state": state,
-        "waiting": Text(fmt.count(c.waiting)), "active": Text(fmt.count(c.active)),
-        "delayed": Text(fmt.count(c.delayed)), "failed": failed,
-        "per_hour": Text(f"{m.jobs_per_hour:.0f}"), "failure": failure,
+        "queue": Text(fmt.literal(q.name), style="bold"),
+        "state": state,
+        "waiting": Text(fmt.count(c.waiting)),
+        "active": Text(fmt.count(c.active)),
+        "delayed": Text(fmt.count(c.delayed)),
+        "failed": failed,
+        "per_hour": Text(f"{m.jobs_per_hour:.0f}"),
+        "failure": failure,
         "run_p95": Text(fmt.duration_ms(m.run_p95_ms)),
-        "wait_p95": Text(fmt.duration_ms(m.wait_p95_ms)), "workers": workers,
+        "wait_p95": Text(fmt.duration_ms(m.wait_p95_ms)),
+        "workers": workers,
         "throughput": Text(fmt.sparkline(m.per_minute_completed, 20), style="cyan"),
     }
 

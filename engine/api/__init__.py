@@ -13,5 +13,13 @@ from engine.api.auth import AdminTokenError, check_token_config, token_from_env
 from engine.api.server import parse_listen_address, serve_api
 from engine.redaction import redact_job, redact_payload
 
-__all__ = ["AdminTokenError", "check_token_config", "create_app", "parse_listen_address",
-           "redact_job", "redact_payload", "serve_api", "token_from_env"]
+__all__ = [
+    "AdminTokenError",
+    "check_token_config",
+    "create_app",
+    "parse_listen_address",
+    "redact_job",
+    "redact_payload",
+    "serve_api",
+    "token_from_env",
+]

@@ -97,10 +97,13 @@ class AdminApi:
         self.settings = settings
         self.secrets = tuple(secrets)
         scripts = Scripts(redis)
-        self.queues = {c.name: Queue(redis, c.name, prefix=settings.prefix, options=c.options,
-                                     scripts=scripts) for c in settings.queues}
-        self.max_body = max((c.options.max_payload for c in settings.queues), default=0) \
-            + BODY_MARGIN
+        self.queues = {
+            c.name: Queue(redis, c.name, prefix=settings.prefix, options=c.options, scripts=scripts)
+            for c in settings.queues
+        }
+        self.max_body = (
+            max((c.options.max_payload for c in settings.queues), default=0) + BODY_MARGIN
+        )
         self.document = openapi_document(list(self.queues))
 
     # ----------------------------------------------------------------- open
@@ -159,18 +162,23 @@ class AdminApi:
 
     async def _detailed(self, snapshot: EngineSnapshot) -> dict[str, Any]:
         queues = list(self.queues.values())
-        crons, events, failed = await timed(asyncio.gather(
-            read_schedules(self.redis, self.settings.prefix),
-            asyncio.gather(*(q.events(EVENTS_PER_QUEUE) for q in queues)),
-            asyncio.gather(*(q.jobs(JobState.FAILED, 0, FAILED_PER_QUEUE - 1) for q in queues)),
-        ))
+        crons, events, failed = await timed(
+            asyncio.gather(
+                read_schedules(self.redis, self.settings.prefix),
+                asyncio.gather(*(q.events(EVENTS_PER_QUEUE) for q in queues)),
+                asyncio.gather(*(q.jobs(JobState.FAILED, 0, FAILED_PER_QUEUE - 1) for q in queues)),
+            )
+        )
         return snapshot.to_json() | {
             "health": assess(snapshot).to_json(),
             "crons": [asdict(c) for c in crons],
-            "events": {q.name: redact_payload(e, self.secrets)
-                       for q, e in zip(queues, events, strict=True)},
-            "failed_jobs": {q.name: [redact_job(j, self.secrets) for j in jobs]
-                            for q, jobs in zip(queues, failed, strict=True)},
+            "events": {
+                q.name: redact_payload(e, self.secrets) for q, e in zip(queues, events, strict=True)
+            },
+            "failed_jobs": {
+                q.name: [redact_job(j, self.secrets) for j in jobs]
+                for q, jobs in zip(queues, failed, strict=True)
+            },
         }
 
     # --------------------------------------------------------------- writes
@@ -187,33 +195,56 @@ class AdminApi:
 
     async def _enqueue(self, command: JobCommand) -> Response:
         queue = self.queues[command.queue]
-        enqueued = await timed(queue.add(
-            command.job, command.data, job_id=command.job_id, priority=command.priority,
-            delay=command.delay_s, attempts=command.attempts))
-        return JSONResponse({"jobId": enqueued.id, "queue": command.queue,
-                             "created": enqueued.created},
-                            status_code=201 if enqueued.created else 200)
+        enqueued = await timed(
+            queue.add(
+                command.job,
+                command.data,
+                job_id=command.job_id,
+                priority=command.priority,
+                delay=command.delay_s,
+                attempts=command.attempts,
+            )
+        )
+        return JSONResponse(
+            {"jobId": enqueued.id, "queue": command.queue, "created": enqueued.created},
+            status_code=201 if enqueued.created else 200,
+        )
 
     async def _control(self, command: ControlCommand) -> dict[str, Any]:
         targets = [self.queues[name] for name in command.queues]
         if command.action in ("pause", "resume"):
             pause = command.action == "pause"
-            changed = await timed(asyncio.gather(
-                *((q.pause() if pause else q.resume()) for q in targets)))
-            return {"action": command.action, "queues": [
-                {"name": q.name, "changed": c} for q, c in zip(targets, changed, strict=True)]}
+            changed = await timed(
+                asyncio.gather(*((q.pause() if pause else q.resume()) for q in targets))
+            )
+            return {
+                "action": command.action,
+                "queues": [
+                    {"name": q.name, "changed": c} for q, c in zip(targets, changed, strict=True)
+                ],
+            }
         if command.action == "retry-failed":
             await timed(self._r.ping())
             moved = [await timed(q.retry_failed(), BULK_TIMEOUT_S) for q in targets]
-            return {"action": command.action, "queues": [
-                {"name": q.name, "retried": n} for q, n in zip(targets, moved, strict=True)]}
+            return {
+                "action": command.action,
+                "queues": [
+                    {"name": q.name, "retried": n} for q, n in zip(targets, moved, strict=True)
+                ],
+            }
         return {"action": command.action, "crons": await timed(self._setup_recurring())}
 
     async def _setup_recurring(self) -> list[dict[str, Any]]:
         s = self.settings
-        scheduler = CronScheduler(self.redis, self.queues, s.recurring, zone=s.zone,
-                                  prefix=s.prefix, owner="api",
-                                  misfire_grace_s=s.misfire_grace_s)
+        scheduler = CronScheduler(
+            self.redis,
+            self.queues,
+            s.recurring,
+            zone=s.zone,
+            prefix=s.prefix,
+            owner="api",
+            misfire_grace_s=s.misfire_grace_s,
+        )
         await scheduler.register()
         return [asdict(c) for c in await read_schedules(self.redis, s.prefix)]
 
@@ -223,8 +254,7 @@ class AdminApi:
         if self.settings.environment == "production" and not force:
             raise ConflictError("refusing to drain in production without force=true")
         await timed(self._r.ping())
-        drained = {name: await timed(q.drain(), BULK_TIMEOUT_S)
-                   for name, q in self.queues.items()}
+        drained = {name: await timed(q.drain(), BULK_TIMEOUT_S) for name, q in self.queues.items()}
         return JSONResponse({"drained": drained, "total": sum(drained.values())})
 
 
@@ -337,8 +367,12 @@ def _guard(endpoint: Endpoint, secrets: Sequence[str]) -> Endpoint:
         except (ApiError, HTTPException):
             raise
         except Exception:
-            log.error("api: %s %s failed:\n%s", request.method, request.url.path,
-                      redact(traceback.format_exc(), secrets))
+            log.error(
+                "api: %s %s failed:\n%s",
+                request.method,
+                request.url.path,
+                redact(traceback.format_exc(), secrets),
+            )
             return JSONResponse({"error": "internal error"}, status_code=500)
 
     return guarded
@@ -352,13 +386,20 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": str(exc.detail).lower()}, status_code=exc.status_code,
-                        headers=exc.headers)
+    return JSONResponse(
+        {"error": str(exc.detail).lower()}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
-def create_app(redis: Redis, settings: Settings, *, token: str | None,
-               env: Mapping[str, str], clock: Callable[[], float] = time.monotonic,
-               limiter: FailureLimiter | None = None) -> Starlette:
+def create_app(
+    redis: Redis,
+    settings: Settings,
+    *,
+    token: str | None,
+    env: Mapping[str, str],
+    clock: Callable[[], float] = time.monotonic,
+    limiter: FailureLimiter | None = None,
+) -> Starlette:
     """The admin API as an ASGI app.
 
     Args:
@@ -382,7 +423,11 @@ def create_app(redis: Redis, settings: Settings, *, token: str | None,
         route("/metrics", api.metrics, "GET"),
         route("/api/admin/workers", api.workers, "GET", "POST", "DELETE"),
     ]
-    auth = Middleware(AuthMiddleware, check=TokenCheck(token),
-                      limiter=limiter or FailureLimiter(clock=clock))
-    return Starlette(routes=routes, middleware=[auth],
-                     exception_handlers={ApiError: _api_error, HTTPException: _http_error})
+    auth = Middleware(
+        AuthMiddleware, check=TokenCheck(token), limiter=limiter or FailureLimiter(clock=clock)
+    )
+    return Starlette(
+        routes=routes,
+        middleware=[auth],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+    )

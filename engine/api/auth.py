@@ -44,13 +44,36 @@ TOKEN_ENV_VARS = ("JUSTO_ADMIN_TOKEN", "BULL_BOARD_ACCESS_TOKEN")
 MIN_TOKEN_LENGTH = 32
 """Shortest token accepted when the server is reachable beyond loopback."""
 
-PLACEHOLDER_TOKENS = frozenset({"your-admin-token-here", "changeme", "change-me", "admin",
-                                "password", "secret", "token", "test"})
+PLACEHOLDER_TOKENS = frozenset(
+    {
+        "your-admin-token-here",
+        "changeme",
+        "change-me",
+        "admin",
+        "password",
+        "secret",
+        "token",
+        "test",
+    }
+)
 """Example values that must never be a real token (compared lower-cased)."""
 
-QUERY_TOKEN_PARAMS = frozenset({"token", "access_token", "accesstoken", "auth", "authorization",
-                                "bearer", "api_key", "apikey", "key", "jwt", "admin_token",
-                                "password"})
+QUERY_TOKEN_PARAMS = frozenset(
+    {
+        "token",
+        "access_token",
+        "accesstoken",
+        "auth",
+        "authorization",
+        "bearer",
+        "api_key",
+        "apikey",
+        "key",
+        "jwt",
+        "admin_token",
+        "password",
+    }
+)
 """Query parameters that look like a credential: their presence fails authentication."""
 
 OPEN_PATHS = frozenset({"/healthz"})
@@ -59,10 +82,12 @@ OPEN_PATHS = frozenset({"/healthz"})
 UNAUTHORIZED_BODY = json.dumps({"error": "unauthorized"}, separators=(",", ":")).encode()
 """The one body of every 401."""
 
-UNAUTHORIZED_HEADERS = [(b"content-type", b"application/json"),
-                        (b"content-length", str(len(UNAUTHORIZED_BODY)).encode()),
-                        (b"www-authenticate", b'Bearer realm="justo-admin"'),
-                        (b"cache-control", b"no-store")]
+UNAUTHORIZED_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(UNAUTHORIZED_BODY)).encode()),
+    (b"www-authenticate", b'Bearer realm="justo-admin"'),
+    (b"cache-control", b"no-store"),
+]
 """The one header set of every 401."""
 
 
@@ -103,23 +128,31 @@ def check_token_config(token: str | None, host: str) -> list[str]:
     names = " or ".join(TOKEN_ENV_VARS)
     if token is not None:
         if token.strip().lower() in PLACEHOLDER_TOKENS:
-            raise AdminTokenError(f"{names} is a placeholder value: set a random token, e.g. "
-                                  "python -c 'import secrets; print(secrets.token_hex(32))'")
+            raise AdminTokenError(
+                f"{names} is a placeholder value: set a random token, e.g. "
+                "python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
         if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
             raise AdminTokenError(f"{names} must be printable ASCII without spaces")
     if is_loopback(host):
         if not token:
             return [f"no admin token ({names}): every route but /healthz answers 401"]
         if len(token) < MIN_TOKEN_LENGTH:
-            return [f"admin token is shorter than {MIN_TOKEN_LENGTH} characters "
-                    "(accepted on loopback only)"]
+            return [
+                f"admin token is shorter than {MIN_TOKEN_LENGTH} characters "
+                "(accepted on loopback only)"
+            ]
         return []
     if not token:
-        raise AdminTokenError(f"the admin API listens on {host}, beyond loopback: set {names} "
-                              f"(at least {MIN_TOKEN_LENGTH} random characters)")
+        raise AdminTokenError(
+            f"the admin API listens on {host}, beyond loopback: set {names} "
+            f"(at least {MIN_TOKEN_LENGTH} random characters)"
+        )
     if len(token) < MIN_TOKEN_LENGTH:
-        raise AdminTokenError(f"the admin API listens on {host}, beyond loopback: the admin "
-                              f"token must be at least {MIN_TOKEN_LENGTH} characters")
+        raise AdminTokenError(
+            f"the admin API listens on {host}, beyond loopback: the admin "
+            f"token must be at least {MIN_TOKEN_LENGTH} characters"
+        )
     return []
 
 
@@ -171,15 +204,21 @@ class FailureLimiter:
         max_clients: clients tracked at most (the least recently failing are forgotten).
     """
 
-    def __init__(self, max_failures: int = 10, window_s: float = 60.0, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = 10_000) -> None:
+    def __init__(
+        self,
+        max_failures: int = 10,
+        window_s: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
         self.clock = clock
         self.max_clients = max_clients
         self._failures: collections.OrderedDict[str, collections.deque[float]] = (
-            collections.OrderedDict())
+            collections.OrderedDict()
+        )
 
     def _recent(self, client: str, now: float) -> collections.deque[float]:
         times = self._failures.get(client)
@@ -213,8 +252,10 @@ class FailureLimiter:
 def query_has_credential(query_string: bytes) -> bool:
     """Whether the query string carries a parameter named like a credential."""
     text = query_string.decode("latin-1")
-    return any(name.lower().replace("-", "_") in QUERY_TOKEN_PARAMS
-               for name, _ in parse_qsl(text, keep_blank_values=True))
+    return any(
+        name.lower().replace("-", "_") in QUERY_TOKEN_PARAMS
+        for name, _ in parse_qsl(text, keep_blank_values=True)
+    )
 
 
 class AuthMiddleware:
@@ -243,8 +284,9 @@ class AuthMiddleware:
         if not self._authorized(scope):
             self.limiter.record(client)
             log.warning("auth failed from %s", client)
-            await send({"type": "http.response.start", "status": 401,
-                        "headers": UNAUTHORIZED_HEADERS})
+            await send(
+                {"type": "http.response.start", "status": 401, "headers": UNAUTHORIZED_HEADERS}
+            )
             await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
             return
         await self.app(scope, receive, send)
@@ -258,8 +300,16 @@ class AuthMiddleware:
 
 async def _too_many(send: Send, wait: float) -> None:
     body = json.dumps({"error": "too many failed attempts"}).encode()
-    await send({"type": "http.response.start", "status": 429, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(max(1, math.ceil(wait))).encode()),
-        (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(max(1, math.ceil(wait))).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -110,10 +110,8 @@ def _notification_data(data: dict[str, Any]) -> dict[str, Any]:
 JOB_TYPES: dict[str, JobType] = {
     "sync-manual": JobType("sync", "manual-sync", 5, 2, _sync_data),
     "generate-report": JobType("reports", "generate-report", 3, 2, _report_data),
-    "process-document": JobType("document-processing", "process-document", 7, 3,
-                                _document_data),
-    "send-notification": JobType("notifications", "send-notification", 1, 5,
-                                 _notification_data),
+    "process-document": JobType("document-processing", "process-document", 7, 3, _document_data),
+    "send-notification": JobType("notifications", "send-notification", 1, 5, _notification_data),
 }
 """API job types, with the defaults of ``add_sync_job``, ``add_report_job``,
 ``add_document_processing_job`` and ``add_notification_job``."""
@@ -186,10 +184,15 @@ def _job(body: dict[str, Any], settings: Settings) -> JobCommand:
         raise UnprocessableError("options must be a JSON object")
     _no_extra(options, OPTION_KEYS, "in options: ")
     return JobCommand(
-        type=kind, queue=spec.queue, job=spec.job, data=job_data,
+        type=kind,
+        queue=spec.queue,
+        job=spec.job,
+        data=job_data,
         priority=_int_option(options, "priority", spec.priority, 0, MAX_PRIORITY),
         attempts=_int_option(options, "attempts", spec.attempts, 1, MAX_ATTEMPTS),
-        delay_s=_delay(options) / 1000, job_id=_job_id(options))
+        delay_s=_delay(options) / 1000,
+        job_id=_job_id(options),
+    )
 
 
 def _check_size(data: Any, limit: int) -> None:
@@ -210,8 +213,11 @@ def _int_option(options: dict[str, Any], key: str, default: int, low: int, high:
 
 def _delay(options: dict[str, Any]) -> float:
     value = options.get("delay", 0)
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not 0 <= value <= MAX_DELAY_MS:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= MAX_DELAY_MS
+    ):
         raise UnprocessableError(f"options.delay must be milliseconds from 0 to {MAX_DELAY_MS}")
     return float(value)
 

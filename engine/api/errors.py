@@ -69,8 +69,14 @@ class RedisDownError(ApiError):
         super().__init__(503, message)
 
 
-REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, RedisUnavailableError,
-                     BusyLoadingError, ReadOnlyError, OSError)
+REDIS_DOWN_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisUnavailableError,
+    BusyLoadingError,
+    ReadOnlyError,
+    OSError,
+)
 """Errors that mean Redis cannot serve the request now (``TimeoutError`` is an OSError)."""
 
 

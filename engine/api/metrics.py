@@ -44,8 +44,9 @@ def _le_bucket(doubling: int) -> int:
     return 4 * doubling + 3
 
 
-LE_SECONDS: tuple[float, ...] = tuple(bucket_upper_ms(_le_bucket(k)) / 1000
-                                      for k in range(DOUBLINGS))
+LE_SECONDS: tuple[float, ...] = tuple(
+    bucket_upper_ms(_le_bucket(k)) / 1000 for k in range(DOUBLINGS)
+)
 """The ``le`` bounds, in seconds: 0.001, 0.003, 0.007, … 4194.303."""
 
 
@@ -115,20 +116,29 @@ class ScrapeCollector:
 
     def _queue_families(self) -> Iterable[Metric]:
         queues = self.scrape.snapshot.queues
-        jobs = GaugeMetricFamily("justo_queue_jobs", "Jobs in each state.",
-                                 labels=["queue", "state"])
-        paused = GaugeMetricFamily("justo_queue_paused", "1 when the queue is paused.",
-                                   labels=["queue"])
-        workers = GaugeMetricFamily("justo_queue_workers",
-                                    "Worker slots of live supervisors serving the queue.",
-                                    labels=["queue"])
+        jobs = GaugeMetricFamily(
+            "justo_queue_jobs", "Jobs in each state.", labels=["queue", "state"]
+        )
+        paused = GaugeMetricFamily(
+            "justo_queue_paused", "1 when the queue is paused.", labels=["queue"]
+        )
+        workers = GaugeMetricFamily(
+            "justo_queue_workers",
+            "Worker slots of live supervisors serving the queue.",
+            labels=["queue"],
+        )
         window = f"in the last {WINDOW_MINUTES} minutes"
-        done = GaugeMetricFamily("justo_queue_completed_window",
-                                 f"Jobs completed {window}.", labels=["queue"])
-        failed = GaugeMetricFamily("justo_queue_failed_window",
-                                   f"Jobs failed for good {window}.", labels=["queue"])
-        tries = GaugeMetricFamily("justo_queue_failed_tries_window",
-                                  f"Failed tries (retried or not) {window}.", labels=["queue"])
+        done = GaugeMetricFamily(
+            "justo_queue_completed_window", f"Jobs completed {window}.", labels=["queue"]
+        )
+        failed = GaugeMetricFamily(
+            "justo_queue_failed_window", f"Jobs failed for good {window}.", labels=["queue"]
+        )
+        tries = GaugeMetricFamily(
+            "justo_queue_failed_tries_window",
+            f"Failed tries (retried or not) {window}.",
+            labels=["queue"],
+        )
         for q in queues:
             counts = q.counts
             for state in STATES:
@@ -141,35 +151,46 @@ class ScrapeCollector:
         return [jobs, paused, workers, done, failed, tries]
 
     def _histograms(self) -> Iterable[Metric]:
-        for name, source, what in (("justo_queue_run_seconds", self.scrape.run, "Run time"),
-                                   ("justo_queue_wait_seconds", self.scrape.wait,
-                                    "Wait (enqueue to start)")):
+        for name, source, what in (
+            ("justo_queue_run_seconds", self.scrape.run, "Run time"),
+            ("justo_queue_wait_seconds", self.scrape.wait, "Wait (enqueue to start)"),
+        ):
             family = HistogramMetricFamily(
-                name, f"{what} of tries in the last {WINDOW_MINUTES} minutes (sliding window: "
-                "read the values, do not rate() them).", labels=["queue"])
+                name,
+                f"{what} of tries in the last {WINDOW_MINUTES} minutes (sliding window: "
+                "read the values, do not rate() them).",
+                labels=["queue"],
+            )
             for queue, hist in source.items():
                 family.add_metric([queue], hist.prometheus_buckets(), hist.sum_ms / 1000)
             yield family
 
     def _redis_families(self) -> Iterable[Metric]:
         r = self.scrape.snapshot.redis
-        yield GaugeMetricFamily("justo_redis_used_memory_bytes", "Redis used memory.",
-                                value=r.used_memory)
-        yield GaugeMetricFamily("justo_redis_peak_memory_bytes", "Redis peak memory.",
-                                value=r.peak_memory)
-        yield GaugeMetricFamily("justo_redis_max_memory_bytes",
-                                "Redis maxmemory (0: no limit).", value=r.max_memory)
+        yield GaugeMetricFamily(
+            "justo_redis_used_memory_bytes", "Redis used memory.", value=r.used_memory
+        )
+        yield GaugeMetricFamily(
+            "justo_redis_peak_memory_bytes", "Redis peak memory.", value=r.peak_memory
+        )
+        yield GaugeMetricFamily(
+            "justo_redis_max_memory_bytes", "Redis maxmemory (0: no limit).", value=r.max_memory
+        )
 
     def _supervisor_families(self) -> Iterable[Metric]:
         sups = self.scrape.snapshot.supervisors
-        yield GaugeMetricFamily("justo_supervisors_live",
-                                "Supervisors whose heartbeat is recent.", value=len(sups))
-        age = GaugeMetricFamily("justo_supervisor_heartbeat_age_seconds",
-                                "Seconds since each live supervisor's heartbeat (Redis time).",
-                                labels=["supervisor", "host", "pid"])
+        yield GaugeMetricFamily(
+            "justo_supervisors_live", "Supervisors whose heartbeat is recent.", value=len(sups)
+        )
+        age = GaugeMetricFamily(
+            "justo_supervisor_heartbeat_age_seconds",
+            "Seconds since each live supervisor's heartbeat (Redis time).",
+            labels=["supervisor", "host", "pid"],
+        )
         for s in sups:
-            age.add_metric([s.id, s.host, str(s.pid)],
-                           max(0.0, round(self.scrape.redis_now - s.beat, 3)))
+            age.add_metric(
+                [s.id, s.host, str(s.pid)], max(0.0, round(self.scrape.redis_now - s.beat, 3))
+            )
         yield age
 
 

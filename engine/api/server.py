@@ -60,7 +60,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
         OSError: the address cannot be bound (in use, unknown host, ...).
     """
     family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -82,14 +83,24 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 def _config(app: ASGIApp) -> uvicorn.Config:
-    return uvicorn.Config(app, log_config=None, access_log=False, proxy_headers=False,
-                          server_header=False, lifespan="off", http="h11", ws="none",
-                          timeout_graceful_shutdown=int(GRACEFUL_S), timeout_keep_alive=5,
-                          limit_concurrency=200)
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        lifespan="off",
+        http="h11",
+        ws="none",
+        timeout_graceful_shutdown=int(GRACEFUL_S),
+        timeout_keep_alive=5,
+        limit_concurrency=200,
+    )
 
 
-async def serve_api(app: ASGIApp, host: str, port: int, *, stop: asyncio.Event,
-                    sock: socket.socket | None = None) -> None:
+async def serve_api(
+    app: ASGIApp, host: str, port: int, *, stop: asyncio.Event, sock: socket.socket | None = None
+) -> None:
     """Serve ``app`` on ``host:port`` until ``stop`` is set (or this task is cancelled).
 
     Args:

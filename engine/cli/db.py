@@ -13,9 +13,11 @@ from engine.db.migrate import check_schema, current_revision, head_revision, upg
 from engine.db.session import database_url, redact
 from engine.errors import ConfigError, EngineError
 
-app = typer.Typer(help="Migrate the application database (DATABASE_URL, else "
-                  "<data-dir>/justo.db) and show its schema revision.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Migrate the application database (DATABASE_URL, else "
+    "<data-dir>/justo.db) and show its schema revision.",
+    no_args_is_help=True,
+)
 
 
 def _url(cli: CliState) -> str:

@@ -38,17 +38,18 @@ STATES = [s.value for s in JobState]
 
 
 @app.command()
-def add(ctx: typer.Context,
-        queue: Annotated[str, typer.Argument(help="The queue.")],
-        name: Annotated[str, typer.Argument(help="The job name (selects the handler).")],
-        data: Annotated[str, typer.Option(help="Job data as JSON.")] = "null",
-        priority: Annotated[int | None, typer.Option(
-            help="Lower runs first (0 most urgent).")] = None,
-        delay: Annotated[float, typer.Option(min=0, help="Seconds before it may run.")] = 0.0,
-        job_id: Annotated[str | None, typer.Option(
-            "--id", help="Your own id; an existing id is left as it is.")] = None,
-        attempts: Annotated[int | None, typer.Option(min=1, help="Total tries.")] = None,
-        ) -> None:
+def add(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(help="The queue.")],
+    name: Annotated[str, typer.Argument(help="The job name (selects the handler).")],
+    data: Annotated[str, typer.Option(help="Job data as JSON.")] = "null",
+    priority: Annotated[int | None, typer.Option(help="Lower runs first (0 most urgent).")] = None,
+    delay: Annotated[float, typer.Option(min=0, help="Seconds before it may run.")] = 0.0,
+    job_id: Annotated[
+        str | None, typer.Option("--id", help="Your own id; an existing id is left as it is.")
+    ] = None,
+    attempts: Annotated[int | None, typer.Option(min=1, help="Total tries.")] = None,
+) -> None:
     """Enqueue a job and print its id."""
     cli = state(ctx)
     check_queue(cli.settings(), queue)
@@ -56,7 +57,8 @@ def add(ctx: typer.Context,
 
     async def body(redis: Redis, settings: Settings) -> Enqueued:
         return await queue_for(settings, redis, queue).add(
-            name, payload, job_id=job_id, priority=priority, delay=delay, attempts=attempts)
+            name, payload, job_id=job_id, priority=priority, delay=delay, attempts=attempts
+        )
 
     added = run_async(cli, body)
     out.print(added.id)
@@ -64,8 +66,9 @@ def add(ctx: typer.Context,
         out.print(f"(job {added.id} already existed; nothing changed)", style="dim")
 
 
-async def _find(redis: Redis, settings: Settings, job_id: str,
-                queue: str | None) -> tuple[Queue, Job]:
+async def _find(
+    redis: Redis, settings: Settings, job_id: str, queue: str | None
+) -> tuple[Queue, Job]:
     names = [queue] if queue else [q.name for q in settings.queues]
     found = []
     for name in names:
@@ -76,19 +79,26 @@ async def _find(redis: Redis, settings: Settings, job_id: str,
     if not found:
         fail(f"no job {job_id!r} in {'queue ' + queue if queue else 'any queue'}", 1)
     if len(found) > 1:
-        fail(f"job id {job_id!r} exists in several queues "
-             f"({', '.join(q.name for q, _ in found)}); pass --queue")
+        fail(
+            f"job id {job_id!r} exists in several queues "
+            f"({', '.join(q.name for q, _ in found)}); pass --queue"
+        )
     return found[0]
 
 
-QueueOption = Annotated[str | None, typer.Option(
-    "--queue", "-q", help="The job's queue (searched in all when omitted).")]
+QueueOption = Annotated[
+    str | None,
+    typer.Option("--queue", "-q", help="The job's queue (searched in all when omitted)."),
+]
 
 
 @app.command()
-def show(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="The job id.")],
-         queue: QueueOption = None,
-         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def show(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="The job id.")],
+    queue: QueueOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Everything about one job: data, options, attempts, times, error, logs."""
     cli = state(ctx)
 
@@ -118,28 +128,44 @@ def job_json(job: Job) -> dict[str, object]:
         return datetime.fromtimestamp(ms / 1000).isoformat(timespec="milliseconds") if ms else None
 
     return {
-        "id": job.id, "queue": job.queue, "name": job.name, "state": job.state.value,
-        "priority": job.priority, "attempts_made": job.attempts_made, "stalls": job.stalls,
-        "options": job.options, "created": iso(job.created_ms), "ready": iso(job.ready_ms),
-        "processed": iso(job.processed_ms), "finished": iso(job.finished_ms),
-        "run_ms": job.run_ms, "worker": job.worker, "lost_worker": job.lost_worker,
-        "progress": job.progress, "result": redact_payload(job.result, SECRETS),
-        "error": redact(job.error, SECRETS), "traceback": redact(job.traceback, SECRETS),
+        "id": job.id,
+        "queue": job.queue,
+        "name": job.name,
+        "state": job.state.value,
+        "priority": job.priority,
+        "attempts_made": job.attempts_made,
+        "stalls": job.stalls,
+        "options": job.options,
+        "created": iso(job.created_ms),
+        "ready": iso(job.ready_ms),
+        "processed": iso(job.processed_ms),
+        "finished": iso(job.finished_ms),
+        "run_ms": job.run_ms,
+        "worker": job.worker,
+        "lost_worker": job.lost_worker,
+        "progress": job.progress,
+        "result": redact_payload(job.result, SECRETS),
+        "error": redact(job.error, SECRETS),
+        "traceback": redact(job.traceback, SECRETS),
         "raw_entry": redact(job.raw_entry, SECRETS),
-        "data": (redact_payload(job.data, SECRETS) if job.data is not None
-                 else redact(job.raw_data, SECRETS)),
+        "data": (
+            redact_payload(job.data, SECRETS)
+            if job.data is not None
+            else redact(job.raw_data, SECRETS)
+        ),
         "logs": [redact(line, SECRETS) for line in job.logs],
     }
 
 
 @app.command("list")
-def list_jobs(ctx: typer.Context,
-              queue: Annotated[str, typer.Argument(help="The queue.")],
-              state_name: Annotated[str, typer.Option("--state", help="|".join(STATES))
-                                    ] = "waiting",
-              start: Annotated[int, typer.Option(min=0)] = 0,
-              count: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_jobs(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(help="The queue.")],
+    state_name: Annotated[str, typer.Option("--state", help="|".join(STATES))] = "waiting",
+    start: Annotated[int, typer.Option(min=0)] = 0,
+    count: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Jobs of one queue in one state, paged."""
     cli = state(ctx)
     check_queue(cli.settings(), queue)
@@ -157,14 +183,22 @@ def list_jobs(ctx: typer.Context,
     for job in jobs:
         shown = job_json(job)
         detail = str(shown["error"] or json.dumps(shown["data"]))
-        table.add_row(escape(job.id), escape(job.name), str(job.attempts_made),
-                      str(shown["created"] or ""), escape(detail[:80]))
+        table.add_row(
+            escape(job.id),
+            escape(job.name),
+            str(job.attempts_made),
+            str(shown["created"] or ""),
+            escape(detail[:80]),
+        )
     out.print(table)
 
 
 @app.command()
-def retry(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="A failed job's id.")],
-          queue: QueueOption = None) -> None:
+def retry(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="A failed job's id.")],
+    queue: QueueOption = None,
+) -> None:
     """Move one failed job back to waiting with fresh attempts."""
     cli = state(ctx)
 
@@ -179,8 +213,11 @@ def retry(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="A fail
 
 
 @app.command()
-def remove(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="The job id.")],
-           queue: QueueOption = None) -> None:
+def remove(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="The job id.")],
+    queue: QueueOption = None,
+) -> None:
     """Delete one job that is not running."""
     cli = state(ctx)
 
@@ -193,4 +230,3 @@ def remove(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="The j
 
     run_async(cli, body)
     out.print(f"job {job_id} removed")
-

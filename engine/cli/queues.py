@@ -31,19 +31,21 @@ def _names(settings: Settings, queue: str | None, all_queues: bool) -> list[str]
 
 
 @app.command()
-def pause(ctx: typer.Context,
-          queue: Annotated[str | None, typer.Argument(help="The queue.")] = None,
-          all_queues: Annotated[bool, typer.Option("--all", help="Every queue.")] = False,
-          ) -> None:
+def pause(
+    ctx: typer.Context,
+    queue: Annotated[str | None, typer.Argument(help="The queue.")] = None,
+    all_queues: Annotated[bool, typer.Option("--all", help="Every queue.")] = False,
+) -> None:
     """Stop workers from taking new jobs (enqueueing goes on)."""
     _set_paused(ctx, queue, all_queues, pause=True)
 
 
 @app.command()
-def resume(ctx: typer.Context,
-           queue: Annotated[str | None, typer.Argument(help="The queue.")] = None,
-           all_queues: Annotated[bool, typer.Option("--all", help="Every queue.")] = False,
-           ) -> None:
+def resume(
+    ctx: typer.Context,
+    queue: Annotated[str | None, typer.Argument(help="The queue.")] = None,
+    all_queues: Annotated[bool, typer.Option("--all", help="Every queue.")] = False,
+) -> None:
     """Let workers take jobs again."""
     _set_paused(ctx, queue, all_queues, pause=False)
 
@@ -65,10 +67,13 @@ def _set_paused(ctx: typer.Context, queue: str | None, all_queues: bool, *, paus
 
 
 @app.command("retry-failed")
-def retry_failed(ctx: typer.Context,
-                 queue: Annotated[str, typer.Argument(help="The queue.")],
-                 limit: Annotated[int | None, typer.Option(
-                     min=1, help="At most this many (oldest failure first).")] = None) -> None:
+def retry_failed(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(help="The queue.")],
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many (oldest failure first).")
+    ] = None,
+) -> None:
     """Move failed jobs back to waiting with fresh attempts."""
     cli = state(ctx)
     check_queue(cli.settings(), queue)
@@ -80,12 +85,13 @@ def retry_failed(ctx: typer.Context,
 
 
 @app.command()
-def clean(ctx: typer.Context,
-          queue: Annotated[str, typer.Argument(help="The queue.")],
-          state_name: Annotated[str, typer.Option("--state", help="completed or failed.")],
-          older_than: Annotated[str, typer.Option(help="Age, e.g. 30m, 1h, 7d.")] = "0s",
-          limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
-          ) -> None:
+def clean(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(help="The queue.")],
+    state_name: Annotated[str, typer.Option("--state", help="completed or failed.")],
+    older_than: Annotated[str, typer.Option(help="Age, e.g. 30m, 1h, 7d.")] = "0s",
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
+) -> None:
     """Delete completed or failed jobs older than an age."""
     cli = state(ctx)
     check_queue(cli.settings(), queue)
@@ -95,17 +101,23 @@ def clean(ctx: typer.Context,
 
     async def body(redis: Redis, settings: Settings) -> int:
         return await queue_for(settings, redis, queue).clean(
-            state_name, older_than=age, limit=limit)  # type: ignore[arg-type]
+            state_name,  # type: ignore[arg-type]
+            older_than=age,
+            limit=limit,
+        )
 
     out.print(f"{queue}: {run_async(cli, body)} {state_name} job(s) deleted")
 
 
 @app.command()
-def drain(ctx: typer.Context,
-          queue: Annotated[str, typer.Argument(help="The queue.")],
-          force: Annotated[bool, typer.Option(
-              "--force", help="Required in production (JUSTO_ENV/NODE_ENV=production).")
-          ] = False) -> None:
+def drain(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(help="The queue.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Required in production (JUSTO_ENV/NODE_ENV=production)."),
+    ] = False,
+) -> None:
     """Delete every waiting and delayed job of a queue (running jobs finish)."""
     cli = state(ctx)
     settings = cli.settings()

@@ -24,28 +24,52 @@ def _snapshot(cli: CliState) -> EngineSnapshot:
     return run_async(cli, body)
 
 
-def stats(ctx: typer.Context,
-          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def stats(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
     """Per queue: counts, jobs/hour, failure rate, p50/p95 run and wait time; Redis memory."""
     snap = _snapshot(state(ctx))
     if as_json:
         print_json(snap.to_json())
         return
-    table = Table("queue", "waiting", "active", "delayed", "failed", "completed", "jobs/h",
-                  "fail %", "run p50/p95", "wait p50/p95", "workers", "paused")
+    table = Table(
+        "queue",
+        "waiting",
+        "active",
+        "delayed",
+        "failed",
+        "completed",
+        "jobs/h",
+        "fail %",
+        "run p50/p95",
+        "wait p50/p95",
+        "workers",
+        "paused",
+    )
     for q in snap.queues:
         m = q.metrics
-        table.add_row(q.name, str(q.counts.waiting), str(q.counts.active), str(q.counts.delayed),
-                      str(q.counts.failed), str(q.counts.completed), f"{m.jobs_per_hour:.0f}",
-                      f"{100 * m.failure_rate:.1f}", f"{_ms(m.run_p50_ms)}/{_ms(m.run_p95_ms)}",
-                      f"{_ms(m.wait_p50_ms)}/{_ms(m.wait_p95_ms)}", str(q.workers),
-                      "yes" if q.counts.paused else "")
+        table.add_row(
+            q.name,
+            str(q.counts.waiting),
+            str(q.counts.active),
+            str(q.counts.delayed),
+            str(q.counts.failed),
+            str(q.counts.completed),
+            f"{m.jobs_per_hour:.0f}",
+            f"{100 * m.failure_rate:.1f}",
+            f"{_ms(m.run_p50_ms)}/{_ms(m.run_p95_ms)}",
+            f"{_ms(m.wait_p50_ms)}/{_ms(m.wait_p95_ms)}",
+            str(q.workers),
+            "yes" if q.counts.paused else "",
+        )
     out.print(table)
     r = snap.redis
-    out.print(f"redis {r.version}: used {_mb(r.used_memory)}, peak {_mb(r.peak_memory)}, "
-              f"max {_mb(r.max_memory) if r.max_memory else 'unlimited'}, policy {r.policy}"
-              f"{'' if r.policy == 'noeviction' else '  (WARNING: may evict jobs)'}, "
-              f"aof {'on' if r.aof else 'off'}, {r.clients} clients")
+    out.print(
+        f"redis {r.version}: used {_mb(r.used_memory)}, peak {_mb(r.peak_memory)}, "
+        f"max {_mb(r.max_memory) if r.max_memory else 'unlimited'}, policy {r.policy}"
+        f"{'' if r.policy == 'noeviction' else '  (WARNING: may evict jobs)'}, "
+        f"aof {'on' if r.aof else 'off'}, {r.clients} clients"
+    )
 
 
 def _ms(value: float | None) -> str:
@@ -56,8 +80,9 @@ def _mb(value: int) -> str:
     return f"{value / 1024 / 1024:.1f}MB"
 
 
-def health(ctx: typer.Context,
-           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def health(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
     """Exit 0 healthy, 1 degraded, 2 down; prints the reasons."""
     cli = state(ctx)
     try:
@@ -81,8 +106,9 @@ def _print_health(result: Health, as_json: bool) -> None:
         out.print(f"- {reason}")
 
 
-def crons(ctx: typer.Context,
-          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def crons(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
     """Recurring jobs: expression, last and next tick, last job id and outcome."""
 
     async def body(redis: Redis, settings: Settings) -> list[ScheduleStatus]:
@@ -94,9 +120,16 @@ def crons(ctx: typer.Context,
         return
     table = Table("name", "queue", "job", "cron", "last tick", "outcome", "job id", "next tick")
     for row in rows:
-        table.add_row(row.name, row.queue, row.job, row.cron, _when(row.last_tick),
-                      row.last_outcome + (f" ({row.missed} missed)" if row.missed else ""),
-                      row.last_job_id, _when(row.next_tick))
+        table.add_row(
+            row.name,
+            row.queue,
+            row.job,
+            row.cron,
+            _when(row.last_tick),
+            row.last_outcome + (f" ({row.missed} missed)" if row.missed else ""),
+            row.last_job_id,
+            _when(row.next_tick),
+        )
     out.print(table)
 
 
@@ -109,9 +142,15 @@ def setup_recurring(ctx: typer.Context) -> None:
 
     async def body(redis: Redis, settings: Settings) -> list[ScheduleStatus]:
         queues = {q.name: queue_for(settings, redis, q.name) for q in settings.queues}
-        scheduler = CronScheduler(redis, queues, settings.recurring, zone=settings.zone,
-                                  prefix=settings.prefix, owner="cli",
-                                  misfire_grace_s=settings.misfire_grace_s)
+        scheduler = CronScheduler(
+            redis,
+            queues,
+            settings.recurring,
+            zone=settings.zone,
+            prefix=settings.prefix,
+            owner="cli",
+            misfire_grace_s=settings.misfire_grace_s,
+        )
         await scheduler.register()
         return await read_schedules(redis, settings.prefix)
 

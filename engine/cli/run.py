@@ -48,8 +48,15 @@ def log_dir(settings: Settings) -> Path:
     return settings.data_dir / "logs"
 
 
-def run_foreground(cli: CliState, *, demo: bool, allow_eviction: bool, embedded: bool,
-                   pidfile: Path | None, api: str | None = None) -> int:
+def run_foreground(
+    cli: CliState,
+    *,
+    demo: bool,
+    allow_eviction: bool,
+    embedded: bool,
+    pidfile: Path | None,
+    api: str | None = None,
+) -> int:
     """The supervisor in the foreground until SIGTERM/SIGINT. Returns the exit code."""
     settings = cli.settings()
     try:
@@ -57,15 +64,25 @@ def run_foreground(cli: CliState, *, demo: bool, allow_eviction: bool, embedded:
     except ConfigError as exc:
         err.print(f"error: {exc}")
         return 2
-    setup_logging(log_dir=log_dir(settings), queues=[q.name for q in settings.queues],
-                  env=cli.env())
+    setup_logging(
+        log_dir=log_dir(settings), queues=[q.name for q in settings.queues], env=cli.env()
+    )
     runtime = RedisRuntime(cli.env(), settings.data_dir, probe_localhost=not embedded)
     try:
         validate_modules(settings)
         url = runtime.url()
         log.info("Redis: %s", redact_url(url))
-        asyncio.run(_serve(url, settings, cli.env(), demo=demo, allow_eviction=allow_eviction,
-                           pidfile=pidfile, listen=listen))
+        asyncio.run(
+            _serve(
+                url,
+                settings,
+                cli.env(),
+                demo=demo,
+                allow_eviction=allow_eviction,
+                pidfile=pidfile,
+                listen=listen,
+            )
+        )
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
@@ -103,16 +120,24 @@ def prepare_api(api: str | None, env: dict[str, str]) -> ApiListen | None:
     return host, port, token, sock
 
 
-async def _serve(url: str, settings: Settings, env: dict[str, str], *, demo: bool,
-                 allow_eviction: bool, pidfile: Path | None,
-                 listen: ApiListen | None = None) -> None:
+async def _serve(
+    url: str,
+    settings: Settings,
+    env: dict[str, str],
+    *,
+    demo: bool,
+    allow_eviction: bool,
+    pidfile: Path | None,
+    listen: ApiListen | None = None,
+) -> None:
     redis = make_client(url)
     remove_pid = None
     api_task = None
     stop_api = asyncio.Event()
     try:
-        supervisor, jobs = await start_supervisor(redis, settings, env, demo=demo,
-                                                  allow_eviction=allow_eviction)
+        supervisor, jobs = await start_supervisor(
+            redis, settings, env, demo=demo, allow_eviction=allow_eviction
+        )
         install_signals(supervisor)
         if listen is not None:
             api_task = asyncio.create_task(_serve_api(redis, settings, env, listen, stop_api))
@@ -128,15 +153,17 @@ async def _serve(url: str, settings: Settings, env: dict[str, str], *, demo: boo
         await redis.aclose()
 
 
-async def _serve_api(redis: Redis, settings: Settings, env: dict[str, str],
-                     listen: ApiListen, stop: asyncio.Event) -> None:
+async def _serve_api(
+    redis: Redis, settings: Settings, env: dict[str, str], listen: ApiListen, stop: asyncio.Event
+) -> None:
     from engine.api import create_app
     from engine.api.server import serve_api
 
     host, port, token, sock = listen
     app = create_app(redis, settings, token=token, env=env)
-    log.info("admin API on http://%s:%d (routes need the admin token, /healthz does not)",
-             host, port)
+    log.info(
+        "admin API on http://%s:%d (routes need the admin token, /healthz does not)", host, port
+    )
     await serve_api(app, host, port, stop=stop, sock=sock)
 
 
@@ -157,13 +184,20 @@ def read_pid(path: Path) -> int | None:
     return pid
 
 
-def start(ctx: typer.Context,
-          demo: Annotated[bool, typer.Option("--demo/--no-demo",
-                                             help="Feed labelled demo jobs.")] = False,
-          allow_eviction: Annotated[bool, typer.Option("--allow-eviction")] = False,
-          embedded: Annotated[bool, typer.Option(
-              "--embedded", help="Use the embedded redis-server even if one answers on "
-              "localhost:6379.")] = False) -> None:
+def start(
+    ctx: typer.Context,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Feed labelled demo jobs.")
+    ] = False,
+    allow_eviction: Annotated[bool, typer.Option("--allow-eviction")] = False,
+    embedded: Annotated[
+        bool,
+        typer.Option(
+            "--embedded",
+            help="Use the embedded redis-server even if one answers on localhost:6379.",
+        ),
+    ] = False,
+) -> None:
     """Start the supervisor as a daemon (pid in <data>/pids/supervisor.pid)."""
     cli = state(ctx)
     settings = cli.settings()
@@ -171,25 +205,46 @@ def start(ctx: typer.Context,
     pid = read_pid(path)
     if pid is not None:
         fail(f"already running (pid {pid}); use 'justo-console restart'", 1)
-    child = _spawn(cli, settings, path, demo=demo, allow_eviction=allow_eviction,
-                   embedded=embedded)
+    child = _spawn(cli, settings, path, demo=demo, allow_eviction=allow_eviction, embedded=embedded)
     deadline = time.monotonic() + START_WAIT_S
     while time.monotonic() < deadline:
         if read_pid(path) is not None:
             out.print(f"supervisor started (pid {child.pid}); logs in {log_dir(settings)}")
             return
         if child.poll() is not None:
-            fail(f"supervisor exited with code {child.returncode}; see "
-                 f"{log_dir(settings) / 'supervisor.out'}", 1)
+            fail(
+                f"supervisor exited with code {child.returncode}; see "
+                f"{log_dir(settings) / 'supervisor.out'}",
+                1,
+            )
         time.sleep(0.1)  # waiting for another process to write a file
-    fail(f"supervisor did not start within {START_WAIT_S:.0f}s; see "
-         f"{log_dir(settings) / 'supervisor.out'}", 1)
+    fail(
+        f"supervisor did not start within {START_WAIT_S:.0f}s; see "
+        f"{log_dir(settings) / 'supervisor.out'}",
+        1,
+    )
 
 
-def _spawn(cli: CliState, settings: Settings, path: Path, *, demo: bool,
-           allow_eviction: bool, embedded: bool = False) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "engine.cli", "--headless", "--pidfile", str(path),
-            "--data-dir", str(settings.data_dir), "--demo" if demo else "--no-demo"]
+def _spawn(
+    cli: CliState,
+    settings: Settings,
+    path: Path,
+    *,
+    demo: bool,
+    allow_eviction: bool,
+    embedded: bool = False,
+) -> subprocess.Popen[bytes]:
+    args = [
+        sys.executable,
+        "-m",
+        "engine.cli",
+        "--headless",
+        "--pidfile",
+        str(path),
+        "--data-dir",
+        str(settings.data_dir),
+        "--demo" if demo else "--no-demo",
+    ]
     if cli.config is not None:
         args += ["--config", str(cli.config)]
     for module in cli.imports:
@@ -200,14 +255,20 @@ def _spawn(cli: CliState, settings: Settings, path: Path, *, demo: bool,
         args.append("--embedded")
     log_dir(settings).mkdir(parents=True, exist_ok=True)
     with (log_dir(settings) / "supervisor.out").open("ab") as output:
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=output,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                env=cli.env())
+        return subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=cli.env(),
+        )
 
 
-def stop(ctx: typer.Context,
-         timeout: Annotated[float, typer.Option(help="Seconds to wait before SIGKILL.")] = 40.0,
-         ) -> None:
+def stop(
+    ctx: typer.Context,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait before SIGKILL.")] = 40.0,
+) -> None:
     """Stop the daemon: SIGTERM (graceful), SIGKILL after --timeout."""
     settings = state(ctx).settings()
     path = pid_path(settings)
@@ -223,8 +284,10 @@ def stop(ctx: typer.Context,
     os.kill(pid, signal.SIGKILL)
     _wait_gone(pid, 5)
     path.unlink(missing_ok=True)
-    err.print(f"supervisor did not stop within {timeout:.0f}s; killed (pid {pid}). "
-              "Its unfinished jobs return to their queues when their leases expire.")
+    err.print(
+        f"supervisor did not stop within {timeout:.0f}s; killed (pid {pid}). "
+        "Its unfinished jobs return to their queues when their leases expire."
+    )
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
@@ -238,9 +301,11 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def restart(ctx: typer.Context,
-            demo: Annotated[bool, typer.Option("--demo/--no-demo")] = False,
-            embedded: Annotated[bool, typer.Option("--embedded")] = False) -> None:
+def restart(
+    ctx: typer.Context,
+    demo: Annotated[bool, typer.Option("--demo/--no-demo")] = False,
+    embedded: Annotated[bool, typer.Option("--embedded")] = False,
+) -> None:
     """Stop the daemon if it runs, then start it (with the options ``start`` takes)."""
     stop(ctx)
     start(ctx, demo=demo, allow_eviction=False, embedded=embedded)
@@ -262,12 +327,19 @@ def status(ctx: typer.Context) -> None:
         raise typer.Exit(1 if pid is None else 0)
     now = time.time()
     for info in supervisors:
-        out.print(f"\nsupervisor {info.id}  host {info.host}  pid {info.pid}  "
-                  f"up {_ago(now - info.started)}  heartbeat {_ago(now - info.beat)} ago")
+        out.print(
+            f"\nsupervisor {info.id}  host {info.host}  pid {info.pid}  "
+            f"up {_ago(now - info.started)}  heartbeat {_ago(now - info.beat)} ago"
+        )
         table = Table("queue", "workers", "in flight", "completed", "failed")
         for name, concurrency in info.queues.items():
-            table.add_row(name, str(concurrency), str(len(info.in_flight.get(name, []))),
-                          str(info.completed.get(name, 0)), str(info.failed.get(name, 0)))
+            table.add_row(
+                name,
+                str(concurrency),
+                str(len(info.in_flight.get(name, []))),
+                str(info.completed.get(name, 0)),
+                str(info.failed.get(name, 0)),
+            )
         out.print(table)
 
 
@@ -280,13 +352,16 @@ def _ago(seconds: float) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-def logs(ctx: typer.Context,
-         worker: Annotated[str, typer.Argument(
-             help="A queue name, or 'supervisor' (scheduler, reaper, start-up).")] = "supervisor",
-         follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new lines.")
-                           ] = False,
-         lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show first.")] = 50,
-         ) -> None:
+def logs(
+    ctx: typer.Context,
+    worker: Annotated[
+        str, typer.Argument(help="A queue name, or 'supervisor' (scheduler, reaper, start-up).")
+    ] = "supervisor",
+    follow: Annotated[
+        bool, typer.Option("-f", "--follow", help="Keep printing new lines.")
+    ] = False,
+    lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show first.")] = 50,
+) -> None:
     """Print a worker's log file (logs/workers/<worker>.log), secrets already redacted."""
     settings = state(ctx).settings()
     known = ["supervisor", *(q.name for q in settings.queues)]

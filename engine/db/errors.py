@@ -21,8 +21,10 @@ class SchemaOutdatedError(ConfigError):
     title = "Database schema outdated"
 
     def __init__(self, current: str | None, head: str) -> None:
-        super().__init__(f"database schema is at {current or '(none)'}, code needs {head}: "
-                         "run `justo-console db upgrade`")
+        super().__init__(
+            f"database schema is at {current or '(none)'}, code needs {head}: "
+            "run `justo-console db upgrade`"
+        )
         self.current = current
         self.head = head
 
@@ -33,8 +35,10 @@ class UnknownSchemaError(ConfigError):
     title = "Unknown database schema"
 
     def __init__(self, current: str, head: str) -> None:
-        super().__init__(f"database schema is at {current}, which this version does not know "
-                         f"(code needs {head}): upgrade justo-console, or point DATABASE_URL "
-                         "at another database")
+        super().__init__(
+            f"database schema is at {current}, which this version does not know "
+            f"(code needs {head}): upgrade justo-console, or point DATABASE_URL "
+            "at another database"
+        )
         self.current = current
         self.head = head

@@ -74,7 +74,8 @@ def _connect(database: Database, *, begin: bool) -> Iterator[Connection]:
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
             raise DatabaseUnavailableError(
-                f"cannot connect to {redact(engine.url)}: {reason}") from exc
+                f"cannot connect to {redact(engine.url)}: {reason}"
+            ) from exc
         with connection:
             if begin:
                 with connection.begin():
@@ -117,8 +118,12 @@ def current_revision(database: Database) -> str | None:
 def _missing_sqlite_file(database: Database) -> bool:
     url = database.url if isinstance(database, Engine) else make_url(database)
     name = url.database or ""
-    return (url.get_backend_name() == "sqlite" and name not in ("", ":memory:")
-            and not name.startswith("file:") and not Path(name).expanduser().exists())
+    return (
+        url.get_backend_name() == "sqlite"
+        and name not in ("", ":memory:")
+        and not name.startswith("file:")
+        and not Path(name).expanduser().exists()
+    )
 
 
 def check_schema(database: Database) -> str:

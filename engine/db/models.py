@@ -227,8 +227,9 @@ def _id() -> Mapped[str]:
 
 
 def _workspace_fk(*, nullable: bool = False) -> Mapped[Any]:
-    return mapped_column(String(36), ForeignKey("workspaces.id", ondelete="CASCADE"),
-                         nullable=nullable, index=True)
+    return mapped_column(
+        String(36), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=nullable, index=True
+    )
 
 
 def _created_at() -> Mapped[datetime]:
@@ -261,7 +262,8 @@ class Workspace(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     plan: Mapped[Plan] = mapped_column(str_enum(Plan, "plan"), default=Plan.FREE)
     status: Mapped[WorkspaceStatus] = mapped_column(
-        str_enum(WorkspaceStatus, "status"), default=WorkspaceStatus.ACTIVE)
+        str_enum(WorkspaceStatus, "status"), default=WorkspaceStatus.ACTIVE
+    )
     settings: Mapped[dict[str, Any]] = _json_object()
     created_at: Mapped[datetime] = _created_at()
 
@@ -279,7 +281,8 @@ class Client(Base):
     document: Mapped[str | None] = mapped_column(String(32))
     """CPF or CNPJ."""
     type: Mapped[ClientType] = mapped_column(
-        str_enum(ClientType, "type"), default=ClientType.INDIVIDUAL)
+        str_enum(ClientType, "type"), default=ClientType.INDIVIDUAL
+    )
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -289,17 +292,23 @@ class MonitoredProcess(Base):
     __tablename__ = "monitored_processes"
     __table_args__ = (
         UniqueConstraint("workspace_id", "process_number"),
-        Index("ix_monitored_processes_workspace_status_sync",
-              "workspace_id", "monitoring_status", "last_sync"),
+        Index(
+            "ix_monitored_processes_workspace_status_sync",
+            "workspace_id",
+            "monitoring_status",
+            "last_sync",
+        ),
         # The 6-hourly full sync picks ACTIVE processes of every workspace, stalest first.
         Index("ix_monitored_processes_status_sync", "monitoring_status", "last_sync"),
     )
 
     id: Mapped[str] = _id()
     workspace_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("workspaces.id", ondelete="CASCADE"))
+        String(36), ForeignKey("workspaces.id", ondelete="CASCADE")
+    )
     client_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("clients.id", ondelete="SET NULL"), index=True)
+        String(36), ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
     process_number: Mapped[str] = mapped_column(String(25))
     """Formatted CNJ number ``NNNNNNN-DD.AAAA.J.TR.OOOO``."""
     court: Mapped[str | None] = mapped_column(String(100))
@@ -307,24 +316,26 @@ class MonitoredProcess(Base):
     process_data: Mapped[Any] = _json_optional()
     """The provider's lawsuit as ``engine.jobs.lawsuit.Lawsuit.to_json()``."""
     monitoring_status: Mapped[MonitoringStatus] = mapped_column(
-        str_enum(MonitoringStatus, "monitoring_status"), default=MonitoringStatus.ACTIVE)
+        str_enum(MonitoringStatus, "monitoring_status"), default=MonitoringStatus.ACTIVE
+    )
     last_sync: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     sync_frequency: Mapped[SyncFrequency] = mapped_column(
-        str_enum(SyncFrequency, "sync_frequency"), default=SyncFrequency.DAILY)
+        str_enum(SyncFrequency, "sync_frequency"), default=SyncFrequency.DAILY
+    )
     alerts_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     alert_recipients: Mapped[list[Any]] = _json_list()
     source: Mapped[ProcessSource] = mapped_column(
-        str_enum(ProcessSource, "source"), default=ProcessSource.MANUAL_INPUT)
+        str_enum(ProcessSource, "source"), default=ProcessSource.MANUAL_INPUT
+    )
     created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
-                                                 onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     workspace: Mapped[Workspace] = relationship()
     client: Mapped[Client | None] = relationship()
     movements: Mapped[list[ProcessMovement]] = relationship(
-        back_populates="process", passive_deletes=True,
-        order_by="ProcessMovement.date.desc()")
+        back_populates="process", passive_deletes=True, order_by="ProcessMovement.date.desc()"
+    )
 
 
 class ProcessMovement(Base):
@@ -343,7 +354,8 @@ class ProcessMovement(Base):
 
     id: Mapped[str] = _id()
     monitored_process_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("monitored_processes.id", ondelete="CASCADE"))
+        String(36), ForeignKey("monitored_processes.id", ondelete="CASCADE")
+    )
     provider: Mapped[str] = mapped_column(String(32))
     """``Lawsuit.provider``: "judit", "codilo" or "demo"."""
     step_id: Mapped[str] = mapped_column(String(128))
@@ -351,9 +363,11 @@ class ProcessMovement(Base):
     type: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text)
     category: Mapped[MovementCategory] = mapped_column(
-        str_enum(MovementCategory, "category"), default=MovementCategory.OTHER)
+        str_enum(MovementCategory, "category"), default=MovementCategory.OTHER
+    )
     importance: Mapped[Importance] = mapped_column(
-        str_enum(Importance, "importance"), default=Importance.MEDIUM)
+        str_enum(Importance, "importance"), default=Importance.MEDIUM
+    )
     requires_action: Mapped[bool] = mapped_column(Boolean, default=False)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
     raw_data: Mapped[Any] = _json_optional()
@@ -375,7 +389,8 @@ class ProcessSyncLog(Base):
 
     id: Mapped[str] = _id()
     monitored_process_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("monitored_processes.id", ondelete="CASCADE"), index=True)
+        String(36), ForeignKey("monitored_processes.id", ondelete="CASCADE"), index=True
+    )
     workspace_id: Mapped[str | None] = _workspace_fk(nullable=True)
     sync_type: Mapped[SyncType] = mapped_column(str_enum(SyncType, "sync_type"))
     status: Mapped[SyncStatus] = mapped_column(str_enum(SyncStatus, "status"))
@@ -403,7 +418,8 @@ class ReportSchedule(Base):
     id: Mapped[str] = _id()
     workspace_id: Mapped[str] = _workspace_fk()
     client_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("clients.id", ondelete="SET NULL"), index=True)
+        String(36), ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[ReportType] = mapped_column(str_enum(ReportType, "type"))
     frequency: Mapped[ReportFrequency] = mapped_column(str_enum(ReportFrequency, "frequency"))
@@ -427,8 +443,14 @@ class ReportSchedule(Base):
     @validates("time")
     def _check_time(self, _key: str, value: str) -> str:
         hours, sep, minutes = value.partition(":")
-        if not (sep and len(hours) == len(minutes) == 2 and hours.isdigit()
-                and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        if not (
+            sep
+            and len(hours) == len(minutes) == 2
+            and hours.isdigit()
+            and minutes.isdigit()
+            and int(hours) < 24
+            and int(minutes) < 60
+        ):
             raise ValueError(f"time must be HH:MM, not {value!r}")
         return value
 
@@ -441,16 +463,17 @@ class ReportExecution(Base):
         Index("ix_report_executions_schedule_started", "schedule_id", "started_at"),
         # One run per schedule and period: a retried job finds its run instead of a
         # second one (NULL keys, from before migration 0002, never collide).
-        Index("uq_report_executions_schedule_period", "schedule_id", "period_key",
-              unique=True),
+        Index("uq_report_executions_schedule_period", "schedule_id", "period_key", unique=True),
     )
 
     id: Mapped[str] = _id()
     schedule_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("report_schedules.id", ondelete="CASCADE"))
+        String(36), ForeignKey("report_schedules.id", ondelete="CASCADE")
+    )
     workspace_id: Mapped[str] = _workspace_fk()
     status: Mapped[ExecutionStatus] = mapped_column(
-        str_enum(ExecutionStatus, "status"), default=ExecutionStatus.RUNNING)
+        str_enum(ExecutionStatus, "status"), default=ExecutionStatus.RUNNING
+    )
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     file_path: Mapped[str | None] = mapped_column(String(1024))
@@ -472,7 +495,8 @@ class ReportCustomization(Base):
 
     id: Mapped[str] = _id()
     workspace_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("workspaces.id", ondelete="CASCADE"), unique=True)
+        String(36), ForeignKey("workspaces.id", ondelete="CASCADE"), unique=True
+    )
     primary_color: Mapped[str] = mapped_column(String(7), default="#2563eb")
     logo_url: Mapped[str | None] = mapped_column(String(2048))
     template: Mapped[str] = mapped_column(String(32), default="corporate")
@@ -488,7 +512,8 @@ class CaseDocument(Base):
     id: Mapped[str] = _id()
     workspace_id: Mapped[str] = _workspace_fk()
     monitored_process_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("monitored_processes.id", ondelete="SET NULL"), index=True)
+        String(36), ForeignKey("monitored_processes.id", ondelete="SET NULL"), index=True
+    )
     name: Mapped[str] = mapped_column(String(255))
     mime: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
@@ -499,7 +524,8 @@ class CaseDocument(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     processed: Mapped[bool] = mapped_column(Boolean, default=False)
     ocr_status: Mapped[OcrStatus] = mapped_column(
-        str_enum(OcrStatus, "ocr_status"), default=OcrStatus.PENDING)
+        str_enum(OcrStatus, "ocr_status"), default=OcrStatus.PENDING
+    )
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -514,7 +540,8 @@ class CaseAnalysis(Base):
 
     id: Mapped[str] = _id()
     document_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("case_documents.id", ondelete="CASCADE"))
+        String(36), ForeignKey("case_documents.id", ondelete="CASCADE")
+    )
     workspace_id: Mapped[str] = _workspace_fk()
     version: Mapped[int] = mapped_column(Integer, default=1)
     analysis_type: Mapped[str] = mapped_column(String(50))
@@ -527,7 +554,8 @@ class CaseAnalysis(Base):
     cost_estimate: Mapped[Decimal | None] = mapped_column(Money(15, 6))
     """USD; six decimals because one call costs fractions of a cent."""
     status: Mapped[AnalysisStatus] = mapped_column(
-        str_enum(AnalysisStatus, "status"), default=AnalysisStatus.PENDING)
+        str_enum(AnalysisStatus, "status"), default=AnalysisStatus.PENDING
+    )
     error: Mapped[str | None] = mapped_column(Text)
     is_temporary: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = _created_at()
@@ -543,7 +571,8 @@ class AiCache(Base):
 
     id: Mapped[str] = _id()
     workspace_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("workspaces.id", ondelete="CASCADE"))
+        String(36), ForeignKey("workspaces.id", ondelete="CASCADE")
+    )
     cache_key: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(50))
     prompt: Mapped[str | None] = mapped_column(Text)
@@ -562,9 +591,7 @@ class Notification(Base):
     """An email or WhatsApp message to send, sent at most once per ``idempotency_key``."""
 
     __tablename__ = "notifications"
-    __table_args__ = (
-        Index("ix_notifications_status_created", "status", "created_at"),
-    )
+    __table_args__ = (Index("ix_notifications_status_created", "status", "created_at"),)
 
     id: Mapped[str] = _id()
     workspace_id: Mapped[str] = _workspace_fk()
@@ -575,7 +602,8 @@ class Notification(Base):
     subject: Mapped[str | None] = mapped_column(String(300))
     payload: Mapped[dict[str, Any]] = _json_object()
     status: Mapped[NotificationStatus] = mapped_column(
-        str_enum(NotificationStatus, "status"), default=NotificationStatus.PENDING)
+        str_enum(NotificationStatus, "status"), default=NotificationStatus.PENDING
+    )
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

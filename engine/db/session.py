@@ -115,8 +115,10 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         "max_overflow": PG_MAX_OVERFLOW,
         "pool_recycle": PG_POOL_RECYCLE_S,
         "pool_pre_ping": True,
-        "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S,
-                         "application_name": "justo-console"},
+        "connect_args": {
+            "connect_timeout": PG_CONNECT_TIMEOUT_S,
+            "application_name": "justo-console",
+        },
     }
     options.update(kwargs)
     return create_engine(parsed, **options)

@@ -69,8 +69,7 @@ class Money(TypeDecorator[Decimal]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(
-                Numeric(self.precision, self.scale, asdecimal=False))
+            return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=False))
         return dialect.type_descriptor(Numeric(self.precision, self.scale))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | None:
@@ -87,6 +86,12 @@ def str_enum(cls: type[enum.Enum], name: str, length: int = 32) -> Enum:
 
     The *values* (not the member names) are stored, so ``Channel.EMAIL`` is ``'email'``.
     """
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=length,
-                validate_strings=True,
-                values_callable=lambda members: [m.value for m in members])
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )

@@ -66,8 +66,14 @@ class CleanupWorker:
         sleep: injected for tests (the pause between SCAN batches).
     """
 
-    def __init__(self, redis: Redis, store: CleanupStore | None, *, key_prefix: str = "",
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        store: CleanupStore | None,
+        *,
+        key_prefix: str = "",
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.redis = redis
         self.store = store
         self.key_prefix = key_prefix
@@ -84,8 +90,9 @@ class CleanupWorker:
             patterns = _manual_patterns(data)
         else:
             patterns = {p: PATTERN_MAX_AGE_H[p] for p in DAILY_PATTERNS}
-        report = await clean_patterns(self.redis, patterns, now=now.timestamp(),
-                                      key_prefix=self.key_prefix, sleep=self.sleep)
+        report = await clean_patterns(
+            self.redis, patterns, now=now.timestamp(), key_prefix=self.key_prefix, sleep=self.sleep
+        )
         job.progress(60)
         rows = await asyncio.to_thread(self._database, job.name, now)
         job.progress(100)
@@ -99,21 +106,24 @@ class CleanupWorker:
             rows["aiCache"] = self.store.delete_ai_cache(now - AI_CACHE_MAX_AGE)
         else:
             rows["oldLogs"] = self.store.delete_successful_sync_logs(now - SYNC_LOG_MAX_AGE)
-            rows["tempAnalysis"] = self.store.delete_temporary_analyses(
-                now - TEMP_ANALYSIS_MAX_AGE)
+            rows["tempAnalysis"] = self.store.delete_temporary_analyses(now - TEMP_ANALYSIS_MAX_AGE)
         return rows
 
 
 def _manual_patterns(data: dict[str, Any]) -> dict[str, float]:
     raw = data.get("patterns") or MANUAL_DEFAULT_PATTERNS
-    patterns = [p.strip() for p in (raw.split(",") if isinstance(raw, str) else raw)
-                if isinstance(p, str) and p.strip()]
+    patterns = [
+        p.strip()
+        for p in (raw.split(",") if isinstance(raw, str) else raw)
+        if isinstance(p, str) and p.strip()
+    ]
     hours = float(data.get("maxAgeHours", 24))
     return {p: hours for p in patterns}
 
 
-def _result(report: ScanReport, rows: dict[str, int], started: float,
-            now: datetime) -> dict[str, Any]:
+def _result(
+    report: ScanReport, rows: dict[str, int], started: float, now: datetime
+) -> dict[str, Any]:
     by = report.deleted_by_pattern
 
     def count(*suffixes: str) -> int:
@@ -132,8 +142,10 @@ def _result(report: ScanReport, rows: dict[str, int], started: float,
         "scanCapped": report.capped,
         "details": {
             "redisCleanup": {
-                "generalCache": count("cache:*"), "aiCache": count("ai:*"),
-                "sessionCache": count("session:*"), "tempFiles": count("temp:*"),
+                "generalCache": count("cache:*"),
+                "aiCache": count("ai:*"),
+                "sessionCache": count("session:*"),
+                "tempFiles": count("temp:*"),
                 "other": sum(n for p, n in by.items() if not p.endswith(known)),
             },
             "databaseCleanup": {**rows, "failedJobs": 0},

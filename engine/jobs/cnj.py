@@ -17,17 +17,46 @@ from dataclasses import dataclass
 from engine.jobs.lawsuit import InvalidCnjError
 
 SEGMENTS: dict[str, str] = {
-    "1": "STF", "2": "CNJ", "3": "STJ", "4": "Justiça Federal", "5": "Justiça do Trabalho",
-    "6": "Justiça Eleitoral", "7": "Justiça Militar da União", "8": "Justiça Estadual",
+    "1": "STF",
+    "2": "CNJ",
+    "3": "STJ",
+    "4": "Justiça Federal",
+    "5": "Justiça do Trabalho",
+    "6": "Justiça Eleitoral",
+    "7": "Justiça Militar da União",
+    "8": "Justiça Estadual",
     "9": "Justiça Militar Estadual",
 }
 """Segment digit ``J`` → name (Res. 65/2008, art. 1º §4º)."""
 
 UF_BY_TR: dict[str, str] = {
-    "01": "AC", "02": "AL", "03": "AP", "04": "AM", "05": "BA", "06": "CE", "07": "DF",
-    "08": "ES", "09": "GO", "10": "MA", "11": "MT", "12": "MS", "13": "MG", "14": "PA",
-    "15": "PB", "16": "PR", "17": "PE", "18": "PI", "19": "RJ", "20": "RN", "21": "RS",
-    "22": "RO", "23": "RR", "24": "SC", "25": "SE", "26": "SP", "27": "TO",
+    "01": "AC",
+    "02": "AL",
+    "03": "AP",
+    "04": "AM",
+    "05": "BA",
+    "06": "CE",
+    "07": "DF",
+    "08": "ES",
+    "09": "GO",
+    "10": "MA",
+    "11": "MT",
+    "12": "MS",
+    "13": "MG",
+    "14": "PA",
+    "15": "PB",
+    "16": "PR",
+    "17": "PE",
+    "18": "PI",
+    "19": "RJ",
+    "20": "RN",
+    "21": "RS",
+    "22": "RO",
+    "23": "RR",
+    "24": "SC",
+    "25": "SE",
+    "26": "SP",
+    "27": "TO",
 }
 """The usual ``TR`` → state table for state courts (J=8, also J=6 and J=9): the states in
 alphabetical order of UF. Confirmed for 05 (BA), 19 (RJ) and 26 (SP) by Judit samples; the
@@ -90,8 +119,7 @@ class Cnj:
     @property
     def formatted(self) -> str:
         """``NNNNNNN-DD.AAAA.J.TR.OOOO``."""
-        return (f"{self.number}-{self.check}.{self.year}.{self.segment}."
-                f"{self.court}.{self.origin}")
+        return f"{self.number}-{self.check}.{self.year}.{self.segment}.{self.court}.{self.origin}"
 
     @property
     def digits(self) -> str:
@@ -147,7 +175,8 @@ def _split(text: str) -> tuple[str, str, str, str, str, str]:
         return d[:7], d[7:9], d[9:13], d[13], d[14:16], d[16:]
     shown = compact if len(compact) <= 40 else compact[:37] + "..."
     raise InvalidCnjError(
-        f"not a CNJ number: {shown!r} (expected NNNNNNN-DD.AAAA.J.TR.OOOO or 20 digits)")
+        f"not a CNJ number: {shown!r} (expected NNNNNNN-DD.AAAA.J.TR.OOOO or 20 digits)"
+    )
 
 
 def parse_cnj(text: str, *, strict: bool = True) -> Cnj:
@@ -172,11 +201,11 @@ def parse_cnj(text: str, *, strict: bool = True) -> Cnj:
         if tr not in VALID_TR[j]:
             raise InvalidCnjError(
                 f"CNJ {shown}: TR={tr} is not a court of segment J={j} "
-                f"({SEGMENTS[j]}; expected one of {_describe(VALID_TR[j])})")
+                f"({SEGMENTS[j]}; expected one of {_describe(VALID_TR[j])})"
+            )
     expected = check_digits(n, a, j, tr, o)
     if dd != expected:
-        raise InvalidCnjError(
-            f"CNJ {shown}: wrong check digits DD={dd}, expected {expected}")
+        raise InvalidCnjError(f"CNJ {shown}: wrong check digits DD={dd}, expected {expected}")
     return Cnj(number=n, check=dd, year=a, segment=j, court=tr, origin=o)
 
 

@@ -68,22 +68,37 @@ class Lawsuit:
         """A JSON-ready dict (dates as ISO strings)."""
         data = asdict(self)
         data["movements"] = [
-            {**asdict(m), "date": m.date.isoformat() if m.date else None} for m in self.movements]
+            {**asdict(m), "date": m.date.isoformat() if m.date else None} for m in self.movements
+        ]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Lawsuit:
         """Inverse of ``to_json``."""
         return cls(
-            cnj=data["cnj"], provider=data["provider"], court=data.get("court", ""),
-            instance=data.get("instance"), cover=dict(data.get("cover", {})),
-            parties=tuple(Party(p["name"], p["side"], p.get("document", ""),
-                                tuple(Lawyer(**lw) for lw in p.get("lawyers", ())))
-                          for p in data.get("parties", ())),
-            movements=tuple(Movement(m["step_id"],
-                                     datetime.fromisoformat(m["date"]) if m.get("date") else None,
-                                     m["content"], m.get("step_type", ""))
-                            for m in data.get("movements", ())),
+            cnj=data["cnj"],
+            provider=data["provider"],
+            court=data.get("court", ""),
+            instance=data.get("instance"),
+            cover=dict(data.get("cover", {})),
+            parties=tuple(
+                Party(
+                    p["name"],
+                    p["side"],
+                    p.get("document", ""),
+                    tuple(Lawyer(**lw) for lw in p.get("lawyers", ())),
+                )
+                for p in data.get("parties", ())
+            ),
+            movements=tuple(
+                Movement(
+                    m["step_id"],
+                    datetime.fromisoformat(m["date"]) if m.get("date") else None,
+                    m["content"],
+                    m.get("step_type", ""),
+                )
+                for m in data.get("movements", ())
+            ),
         )
 
 

@@ -24,7 +24,11 @@ from redis.exceptions import ResponseError
 log = logging.getLogger("justo.queue.cache-cleanup")
 
 PATTERN_MAX_AGE_H: dict[str, float] = {
-    "cache:*": 24, "session:*": 24, "temp:*": 2, "sync:*": 72, "ai:*": 168,
+    "cache:*": 24,
+    "session:*": 24,
+    "temp:*": 2,
+    "sync:*": 72,
+    "ai:*": 168,
 }
 """The original's patterns and maximum ages in hours."""
 
@@ -101,10 +105,17 @@ def should_delete(raw: bytes | None, now: float, max_age_s: float) -> bool:
     return now - stamp > max_age_s
 
 
-async def clean_patterns(redis: Redis, patterns: dict[str, float], *, now: float,
-                         key_prefix: str = "", max_scanned: int = MAX_SCANNED,
-                         batch: int = SCAN_BATCH, pause_s: float = BATCH_PAUSE_S,
-                         sleep: Sleep = asyncio.sleep) -> ScanReport:
+async def clean_patterns(
+    redis: Redis,
+    patterns: dict[str, float],
+    *,
+    now: float,
+    key_prefix: str = "",
+    max_scanned: int = MAX_SCANNED,
+    batch: int = SCAN_BATCH,
+    pause_s: float = BATCH_PAUSE_S,
+    sleep: Sleep = asyncio.sleep,
+) -> ScanReport:
     """Scan each pattern (max age in hours) and delete what the rule says; bounded.
 
     Args:
@@ -113,16 +124,33 @@ async def clean_patterns(redis: Redis, patterns: dict[str, float], *, now: float
     """
     report = ScanReport()
     for pattern, max_age_h in patterns.items():
-        await _clean_pattern(redis, key_prefix + pattern, max_age_h * 3600, now, report,
-                             max_scanned, batch, pause_s, sleep)
+        await _clean_pattern(
+            redis,
+            key_prefix + pattern,
+            max_age_h * 3600,
+            now,
+            report,
+            max_scanned,
+            batch,
+            pause_s,
+            sleep,
+        )
         if report.capped:
             break
     return report
 
 
-async def _clean_pattern(redis: Redis, pattern: str, max_age_s: float, now: float,
-                         report: ScanReport, max_scanned: int, batch: int, pause_s: float,
-                         sleep: Sleep) -> None:
+async def _clean_pattern(
+    redis: Redis,
+    pattern: str,
+    max_age_s: float,
+    now: float,
+    report: ScanReport,
+    max_scanned: int,
+    batch: int,
+    pause_s: float,
+    sleep: Sleep,
+) -> None:
     r: Any = redis
     cursor = 0
     while True:
@@ -140,8 +168,14 @@ async def _clean_pattern(redis: Redis, pattern: str, max_age_s: float, now: floa
         await sleep(pause_s)
 
 
-async def _judge(redis: Redis, keys: Sequence[bytes], pattern: str, max_age_s: float,
-                 now: float, report: ScanReport) -> None:
+async def _judge(
+    redis: Redis,
+    keys: Sequence[bytes],
+    pattern: str,
+    max_age_s: float,
+    now: float,
+    report: ScanReport,
+) -> None:
     if not keys:
         return
     pipe = redis.pipeline(transaction=False)
@@ -153,7 +187,7 @@ async def _judge(redis: Redis, keys: Sequence[bytes], pattern: str, max_age_s: f
     doomed: list[bytes] = []
     freed = 0
     for i, key in enumerate(keys):
-        ttl, value, size = replies[3 * i: 3 * i + 3]
+        ttl, value, size = replies[3 * i : 3 * i + 3]
         if isinstance(value, ResponseError) or isinstance(ttl, Exception):
             continue  # not a string (or unreadable): keep it, as the original did
         if ttl != -1:

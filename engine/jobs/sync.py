@@ -76,19 +76,38 @@ class Applied:
 class SyncStore(Protocol):
     """The database side of the sync (sync SQLAlchemy; called from a thread)."""
 
-    def select_processes(self, *, workspace_id: str | None, process_ids: Sequence[str] | None,
-                         stale_before: datetime | None, limit: int | None) -> list[ProcessRef]:
+    def select_processes(
+        self,
+        *,
+        workspace_id: str | None,
+        process_ids: Sequence[str] | None,
+        stale_before: datetime | None,
+        limit: int | None,
+    ) -> list[ProcessRef]:
         """Active monitored processes to sync, least recently synced first."""
         ...
 
-    def apply(self, process: ProcessRef, lawsuit: Lawsuit, sync_type: str,
-              started: datetime, duration_ms: int) -> Applied:
+    def apply(
+        self,
+        process: ProcessRef,
+        lawsuit: Lawsuit,
+        sync_type: str,
+        started: datetime,
+        duration_ms: int,
+    ) -> Applied:
         """Upsert the lawsuit's movements and the process fields, and write a sync log, in
         one transaction."""
         ...
 
-    def record_failure(self, process: ProcessRef, error: str, sync_type: str,
-                       started: datetime, duration_ms: int, permanent: bool = False) -> None:
+    def record_failure(
+        self,
+        process: ProcessRef,
+        error: str,
+        sync_type: str,
+        started: datetime,
+        duration_ms: int,
+        permanent: bool = False,
+    ) -> None:
         """Write a FAILED sync log and the process's last error; ``permanent`` (an invalid
         CNJ number) also stops monitoring it until someone fixes the number."""
         ...
@@ -124,9 +143,17 @@ class SyncWorker:
         sleep: injected for tests.
     """
 
-    def __init__(self, store: SyncStore, provider: LawsuitProvider, redis: Redis, *,
-                 cache_prefix: str = "", save_stats: bool = False,
-                 retry_delay_s: float = RETRY_DELAY_S, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        store: SyncStore,
+        provider: LawsuitProvider,
+        redis: Redis,
+        *,
+        cache_prefix: str = "",
+        save_stats: bool = False,
+        retry_delay_s: float = RETRY_DELAY_S,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.store = store
         self.provider = provider
         self.redis = redis
@@ -143,8 +170,9 @@ class SyncWorker:
         workspace_id = data.get("workspaceId")
         force = bool(data.get("forceUpdate"))
         job.progress(10)
-        processes = await asyncio.to_thread(self._select, kind, workspace_id,
-                                            data.get("processIds"), force)
+        processes = await asyncio.to_thread(
+            self._select, kind, workspace_id, data.get("processIds"), force
+        )
         job.progress(20)
         run = SyncRun()
         await self._sync_all(job, processes, run, kind, force)
@@ -155,22 +183,27 @@ class SyncWorker:
         job.progress(100)
         return result
 
-    def _select(self, kind: str, workspace_id: Any, process_ids: Any,
-                force: bool) -> list[ProcessRef]:
+    def _select(
+        self, kind: str, workspace_id: Any, process_ids: Any, force: bool
+    ) -> list[ProcessRef]:
         stale = None
         if kind == "incremental-sync" and not force:
             stale = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_S)
         ids = [str(i) for i in process_ids] if isinstance(process_ids, list) else None
         return self.store.select_processes(
-            workspace_id=str(workspace_id) if workspace_id else None, process_ids=ids,
-            stale_before=stale, limit=None if kind == "full-sync" else DEFAULT_LIMIT)
+            workspace_id=str(workspace_id) if workspace_id else None,
+            process_ids=ids,
+            stale_before=stale,
+            limit=None if kind == "full-sync" else DEFAULT_LIMIT,
+        )
 
-    async def _sync_all(self, job: JobContext, processes: list[ProcessRef], run: SyncRun,
-                        kind: str, force: bool) -> None:
+    async def _sync_all(
+        self, job: JobContext, processes: list[ProcessRef], run: SyncRun, kind: str, force: bool
+    ) -> None:
         total = len(processes)
         limiter = asyncio.Semaphore(MAX_CONCURRENT)
         for start in range(0, total, BATCH_SIZE):
-            batch = processes[start:start + BATCH_SIZE]
+            batch = processes[start : start + BATCH_SIZE]
             await asyncio.gather(*(self._one(p, run, kind, force, limiter, True) for p in batch))
             job.progress(20 + round(70 * min(total, start + len(batch)) / max(total, 1)))
         if run.retry:
@@ -179,15 +212,23 @@ class SyncWorker:
             await self.sleep(self.retry_delay_s)
             await asyncio.gather(*(self._one(p, run, kind, force, limiter, False) for p in retry))
 
-    async def _one(self, process: ProcessRef, run: SyncRun, kind: str, force: bool,
-                   limiter: asyncio.Semaphore, may_retry: bool) -> None:
+    async def _one(
+        self,
+        process: ProcessRef,
+        run: SyncRun,
+        kind: str,
+        force: bool,
+        limiter: asyncio.Semaphore,
+        may_retry: bool,
+    ) -> None:
         started = datetime.now(UTC)
         clock = time.monotonic()
         try:
             cnj = parse_cnj(process.process_number).formatted
             lawsuit = await self._lawsuit(cnj, force, limiter)
-            applied = await asyncio.to_thread(self.store.apply, process, lawsuit, kind, started,
-                                              _ms_since(clock))
+            applied = await asyncio.to_thread(
+                self.store.apply, process, lawsuit, kind, started, _ms_since(clock)
+            )
         except ProviderError as exc:
             if exc.retryable and may_retry:
                 run.retry.append(process)
@@ -197,14 +238,28 @@ class SyncWorker:
         run.processed += 1
         run.updated += int(applied.changed)
 
-    async def _fail(self, process: ProcessRef, exc: ProviderError, run: SyncRun, kind: str,
-                    started: datetime, clock: float) -> None:
+    async def _fail(
+        self,
+        process: ProcessRef,
+        exc: ProviderError,
+        run: SyncRun,
+        kind: str,
+        started: datetime,
+        clock: float,
+    ) -> None:
         label = "invalid CNJ number" if isinstance(exc, InvalidCnjError) else type(exc).__name__
         message = f"{label}: {exc}"
         run.processed += 1
         run.errors.append({"processId": process.id, "error": message})
-        await asyncio.to_thread(self.store.record_failure, process, message, kind, started,
-                                _ms_since(clock), isinstance(exc, InvalidCnjError))
+        await asyncio.to_thread(
+            self.store.record_failure,
+            process,
+            message,
+            kind,
+            started,
+            _ms_since(clock),
+            isinstance(exc, InvalidCnjError),
+        )
 
     async def _lawsuit(self, cnj: str, force: bool, limiter: asyncio.Semaphore) -> Lawsuit:
         key = f"{self.cache_prefix}sync:lawsuit:{cnj}"
@@ -222,16 +277,21 @@ class SyncWorker:
         scope = str(workspace_id) if workspace_id else "global"
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         r: Any = self.redis
-        await r.set(f"{self.cache_prefix}sync:result:{scope}:{day}", json.dumps(result),
-                    ex=RESULT_TTL_S)
+        await r.set(
+            f"{self.cache_prefix}sync:result:{scope}:{day}", json.dumps(result), ex=RESULT_TTL_S
+        )
 
 
 def _result(run: SyncRun, started: float) -> dict[str, Any]:
     """The original's result shape."""
     return {
-        "success": not run.errors, "processedCount": run.processed,
-        "updatedCount": run.updated, "errorCount": len(run.errors), "errors": run.errors,
-        "duration": _ms_since(started), "timestamp": datetime.now(UTC).isoformat(),
+        "success": not run.errors,
+        "processedCount": run.processed,
+        "updatedCount": run.updated,
+        "errorCount": len(run.errors),
+        "errors": run.errors,
+        "duration": _ms_since(started),
+        "timestamp": datetime.now(UTC).isoformat(),
     }
 
 

@@ -88,8 +88,9 @@ def open_database(env: Mapping[str, str], settings: Settings) -> tuple[Engine, s
     return engine, url
 
 
-async def setup_justo_jobs(registry: Registry, redis: Redis, settings: Settings,
-                           env: Mapping[str, str], *, demo: bool) -> JustoJobs:
+async def setup_justo_jobs(
+    registry: Registry, redis: Redis, settings: Settings, env: Mapping[str, str], *, demo: bool
+) -> JustoJobs:
     """Register the sync and cleanup handlers; returns what must be closed at the end."""
     engine, _ = await asyncio.to_thread(open_database, env, settings)
     sessions = session_factory(engine)
@@ -104,27 +105,42 @@ async def setup_justo_jobs(registry: Registry, redis: Redis, settings: Settings,
         closer = getattr(provider, "aclose", None)
         if closer is not None and provider.name != "demo":
             stack.push_async_callback(closer)
-    jobs.provider = (providers[0] if len(providers) == 1
-                     else ProviderChain(providers) if providers else None)
+    jobs.provider = (
+        providers[0] if len(providers) == 1 else ProviderChain(providers) if providers else None
+    )
     cache_prefix = env.get("JUSTO_CACHE_PREFIX", "")
-    sync_handler: Any = (SyncWorker(SqlSyncStore(sessions), jobs.provider, redis,
-                                    cache_prefix=cache_prefix,
-                                    save_stats=env.get("SAVE_SYNC_STATS", "") == "true")
-                         if jobs.provider is not None else _no_provider)
+    sync_handler: Any = (
+        SyncWorker(
+            SqlSyncStore(sessions),
+            jobs.provider,
+            redis,
+            cache_prefix=cache_prefix,
+            save_stats=env.get("SAVE_SYNC_STATS", "") == "true",
+        )
+        if jobs.provider is not None
+        else _no_provider
+    )
     for name in SYNC_JOBS:
         registry.add(name, sync_handler)
     cleanup = CleanupWorker(redis, SqlCleanupStore(sessions), key_prefix=cache_prefix)
     for name in CLEANUP_JOBS:
         registry.add(name, cleanup)
-    notifications = Queue(redis, NOTIFICATION_QUEUE, prefix=settings.prefix,
-                          options=settings.queue(NOTIFICATION_QUEUE).options)
+    notifications = Queue(
+        redis,
+        NOTIFICATION_QUEUE,
+        prefix=settings.prefix,
+        options=settings.queue(NOTIFICATION_QUEUE).options,
+    )
 
     async def enqueue_notification(data: dict[str, Any], job_id: str) -> object:
         # The job id is the idempotency key: a retried report never sends twice.
         return await notifications.add(NOTIFICATION_JOB, data, job_id=job_id, priority=1)
 
-    reports = ReportsWorker(sessions, output_dir=settings.data_dir / "reports",
-                            enqueue_notification=enqueue_notification)
+    reports = ReportsWorker(
+        sessions,
+        output_dir=settings.data_dir / "reports",
+        enqueue_notification=enqueue_notification,
+    )
     for name in REPORT_JOBS:
         registry.add(name, reports)
     ai = AiClient.from_env(env)
@@ -136,15 +152,24 @@ async def setup_justo_jobs(registry: Registry, redis: Redis, settings: Settings,
     senders = senders_from_env(env)
     stack.push_async_callback(senders.aclose)
     attempts = settings.queue(NOTIFICATION_QUEUE).options.attempts
-    registry.add(NOTIFICATION_JOB, NotificationWorker(
-        sessions, email=senders.email, whatsapp=senders.whatsapp, max_attempts=attempts,
-        raise_permanent=True))
+    registry.add(
+        NOTIFICATION_JOB,
+        NotificationWorker(
+            sessions,
+            email=senders.email,
+            whatsapp=senders.whatsapp,
+            max_attempts=attempts,
+            raise_permanent=True,
+        ),
+    )
     return jobs
 
 
 async def _no_provider(job: JobContext) -> None:
-    raise ConfigError("no court-data provider configured: set JUDIT_API_KEY (and "
-                      "CODILO_CLIENT_ID/CODILO_CLIENT_SECRET for the fallback)")
+    raise ConfigError(
+        "no court-data provider configured: set JUDIT_API_KEY (and "
+        "CODILO_CLIENT_ID/CODILO_CLIENT_SECRET for the fallback)"
+    )
 
 
 def demo_cnj(i: int) -> str:
@@ -164,8 +189,14 @@ def seed_demo_workspace(sessions: sessionmaker[Session]) -> str:
         session.add(workspace)
         session.flush()
         for i in range(DEMO_PROCESSES):
-            session.add(MonitoredProcess(
-                workspace_id=workspace.id, process_number=demo_cnj(i), court="TJSP",
-                client_name=f"Demo client {i + 1}", source=ProcessSource.DEMO,
-                monitoring_status=MonitoringStatus.ACTIVE))
+            session.add(
+                MonitoredProcess(
+                    workspace_id=workspace.id,
+                    process_number=demo_cnj(i),
+                    court="TJSP",
+                    client_name=f"Demo client {i + 1}",
+                    source=ProcessSource.DEMO,
+                    monitoring_status=MonitoringStatus.ACTIVE,
+                )
+            )
         return workspace.id

@@ -43,9 +43,14 @@ async def running_api(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @asynccontextmanager
-async def api_client(redis: Redis, settings: Settings, *, token: str | None = TOKEN,
-                     env: Mapping[str, str] | None = None,
-                     **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(
+    redis: Redis,
+    settings: Settings,
+    *,
+    token: str | None = TOKEN,
+    env: Mapping[str, str] | None = None,
+    **options: Any,
+) -> AsyncIterator[httpx.AsyncClient]:
     """``create_app`` + ``running_api`` in one step."""
     app = create_app(redis, settings, token=token, env=env or {}, **options)
     async with running_api(app) as client:
@@ -77,8 +82,9 @@ class ThreadedApi:
             raise self._error
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(15)
@@ -98,8 +104,9 @@ class ThreadedApi:
             self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            serving = asyncio.create_task(serve_api(app, "127.0.0.1", 0, stop=self._stop,
-                                                    sock=sock))
+            serving = asyncio.create_task(
+                serve_api(app, "127.0.0.1", 0, stop=self._stop, sock=sock)
+            )
             self._ready.set()
             await serving
         finally:

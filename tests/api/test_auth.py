@@ -33,8 +33,11 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/admin/workers?action=health-check", {}),
     ("GET", "/api/admin/workers?action=detailed-stats", {}),
     ("POST", "/api/admin/workers", {"json": {"action": "pause"}}),
-    ("POST", "/api/admin/workers", {"json": {"type": "sync-manual",
-                                             "data": {"workspaceId": "w1"}}}),
+    (
+        "POST",
+        "/api/admin/workers",
+        {"json": {"type": "sync-manual", "data": {"workspaceId": "w1"}}},
+    ),
     ("DELETE", "/api/admin/workers?force=true", {}),
     ("GET", "/metrics", {}),
     ("GET", "/openapi.json", {}),
@@ -70,7 +73,8 @@ def _comparable(response: httpx.Response) -> tuple[int, bytes, tuple[tuple[str, 
 
 
 async def test_every_route_refuses_every_bad_credential_identically(
-        redis: Redis, settings: Settings, prefix: str) -> None:
+    redis: Redis, settings: Settings, prefix: str
+) -> None:
     queue = Queue(redis, "sync", prefix=prefix)
     await queue.add("manual-sync", {"workspaceId": "keep"})
     seen = set()
@@ -116,7 +120,8 @@ async def test_healthz_needs_no_token_and_tells_nothing(api: httpx.AsyncClient) 
 
 @pytest.mark.parametrize("name", QUERY_TOKENS)
 async def test_token_in_query_string_is_refused_even_when_right(
-        api: httpx.AsyncClient, name: str) -> None:
+    api: httpx.AsyncClient, name: str
+) -> None:
     reference = await api.get("/api/admin/workers")
     alone = await api.get(f"/api/admin/workers?{name}={TOKEN}")
     both = await api.get(f"/api/admin/workers?action=stats&{name}={TOKEN}", headers=AUTH)
@@ -124,14 +129,14 @@ async def test_token_in_query_string_is_refused_even_when_right(
     assert both.status_code == 401
 
 
-async def test_429_after_repeated_failures_then_recovers(redis: Redis,
-                                                         settings: Settings) -> None:
+async def test_429_after_repeated_failures_then_recovers(redis: Redis, settings: Settings) -> None:
     now = [1000.0]
     limiter = FailureLimiter(max_failures=3, window_s=60, clock=lambda: now[0])
     async with api_client(redis, settings, limiter=limiter) as api:
         for _ in range(3):
-            assert (await api.get("/metrics", headers={"Authorization": "Bearer x"})
-                    ).status_code == 401
+            assert (
+                await api.get("/metrics", headers={"Authorization": "Bearer x"})
+            ).status_code == 401
         blocked = await api.get("/api/admin/workers", headers=AUTH)  # even the right token
         assert blocked.status_code == 429
         assert blocked.headers["retry-after"] == "60"
@@ -143,29 +148,33 @@ async def test_429_after_repeated_failures_then_recovers(redis: Redis,
         assert (await api.get("/api/admin/workers", headers=AUTH)).status_code == 200
 
 
-async def test_default_limit_is_ten_failures_per_minute(redis: Redis,
-                                                        settings: Settings) -> None:
+async def test_default_limit_is_ten_failures_per_minute(redis: Redis, settings: Settings) -> None:
     async with api_client(redis, settings) as api:
-        codes = [(await api.get("/metrics", headers={"Authorization": "Bearer no"})).status_code
-                 for _ in range(11)]
+        codes = [
+            (await api.get("/metrics", headers={"Authorization": "Bearer no"})).status_code
+            for _ in range(11)
+        ]
     assert codes == [401] * 10 + [429]
 
 
 async def test_failures_are_logged_without_the_presented_value(
-        api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
+    api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
     canary = "CANARY-presented-token-7f3a9c"
     with caplog.at_level(logging.DEBUG):
         await api.get("/metrics", headers={"Authorization": f"Bearer {canary}"})
         await api.get(f"/metrics?token={canary}")
         await api.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-    server_side = "\n".join(r.getMessage() for r in caplog.records
-                             if not r.name.startswith(("httpx", "httpcore")))
+    server_side = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    )
     assert "auth failed from 127.0.0.1" in server_side
     assert canary not in server_side and TOKEN not in server_side
 
 
 async def test_without_a_token_on_loopback_everything_but_healthz_is_closed(
-        redis: Redis, settings: Settings) -> None:
+    redis: Redis, settings: Settings
+) -> None:
     async with api_client(redis, settings, token=None) as api:
         for header in ("Bearer", "Bearer None", "Bearer null", f"Bearer {TOKEN}"):
             response = await api.get("/api/admin/workers", headers={"Authorization": header})
@@ -186,17 +195,26 @@ def test_comparison_is_constant_time_by_construction(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(hmac, "compare_digest", spy)
     check = TokenCheck(TOKEN)
-    presented = [None, b"", b"Basic abc", b"Bearer x", b"Bearer " + b"y" * 5000,
-                 f"Bearer {TOKEN[:-1]}!".encode(), f"Bearer {TOKEN}".encode()]
+    presented = [
+        None,
+        b"",
+        b"Basic abc",
+        b"Bearer x",
+        b"Bearer " + b"y" * 5000,
+        f"Bearer {TOKEN[:-1]}!".encode(),
+        f"Bearer {TOKEN}".encode(),
+    ]
     results = [check.verify(header) for header in presented]
     assert results == [False] * 6 + [True]
     assert len(calls) == len(presented)
-    assert all(isinstance(a, bytes) and isinstance(b, bytes) and len(a) == len(b) == 32
-               for a, b in calls)
+    assert all(
+        isinstance(a, bytes) and isinstance(b, bytes) and len(a) == len(b) == 32 for a, b in calls
+    )
 
 
 async def test_http_path_uses_the_digest_comparison(
-        api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sizes: list[tuple[int, int]] = []
     real = hmac.compare_digest
 
@@ -212,11 +230,22 @@ async def test_http_path_uses_the_digest_comparison(
     assert sizes == [(32, 32)] * 4
 
 
-@pytest.mark.parametrize("header,expected", [
-    (b"Bearer abc", b"abc"), (b"bearer  abc", b"abc"), (b"BEARER abc", b"abc"),
-    (b"Bearer", None), (b"Bearer ", None), (b"Bearer a b", None), (b"Basic abc", None),
-    (b"abc", None), (b"", None), (None, None), (b"Bearer a\tb", None),
-])
+@pytest.mark.parametrize(
+    "header,expected",
+    [
+        (b"Bearer abc", b"abc"),
+        (b"bearer  abc", b"abc"),
+        (b"BEARER abc", b"abc"),
+        (b"Bearer", None),
+        (b"Bearer ", None),
+        (b"Bearer a b", None),
+        (b"Basic abc", None),
+        (b"abc", None),
+        (b"", None),
+        (None, None),
+        (b"Bearer a\tb", None),
+    ],
+)
 def test_parse_bearer(header: bytes | None, expected: bytes | None) -> None:
     assert parse_bearer(header) == expected
 
@@ -264,8 +293,10 @@ def test_loopback_starts_without_a_token_but_warns(host: str) -> None:
     assert check_token_config(TOKEN, host) == []
 
 
-@pytest.mark.parametrize("token", ["your-admin-token-here", "CHANGEME", "with space " + "a" * 40,
-                                   "tab\t" + "a" * 40, "é" * 40])
+@pytest.mark.parametrize(
+    "token",
+    ["your-admin-token-here", "CHANGEME", "with space " + "a" * 40, "tab\t" + "a" * 40, "é" * 40],
+)
 def test_placeholder_and_unprintable_tokens_are_refused_everywhere(token: str) -> None:
     for host in ("127.0.0.1", "0.0.0.0"):
         with pytest.raises(AdminTokenError):
@@ -278,12 +309,16 @@ def test_token_from_env_prefers_justo_name() -> None:
     assert token_from_env({}) is None
 
 
-async def test_huge_header_is_refused_without_effect(api: httpx.AsyncClient, redis: Redis,
-                                                     settings: Settings) -> None:
+async def test_huge_header_is_refused_without_effect(
+    api: httpx.AsyncClient, redis: Redis, settings: Settings
+) -> None:
     queue = Queue(redis, "sync", prefix=settings.prefix)
     try:
-        response = await api.post("/api/admin/workers", json={"action": "pause"},
-                                  headers={"Authorization": f"Bearer {TOKEN}{'a' * 1_000_000}"})
+        response = await api.post(
+            "/api/admin/workers",
+            json={"action": "pause"},
+            headers={"Authorization": f"Bearer {TOKEN}{'a' * 1_000_000}"},
+        )
     except httpx.TransportError:
         pass  # the server may close the connection on a header over its 16 KiB limit
     else:

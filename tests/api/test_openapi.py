@@ -32,12 +32,19 @@ from tests.api.helpers import AUTH, TOKEN, ThreadedApi
 EXAMPLES_PER_OPERATION = 25
 """Hypothesis examples per operation and generation mode (keeps the run to a few seconds)."""
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, negative_data_rejection, positive_data_acceptance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+]
 
 
-async def test_document_describes_every_route(api: httpx.AsyncClient, redis: Redis,
-                                              settings: Settings) -> None:
+async def test_document_describes_every_route(
+    api: httpx.AsyncClient, redis: Redis, settings: Settings
+) -> None:
     document = (await api.get("/openapi.json", headers=AUTH)).json()
     app = create_app(redis, settings, token=TOKEN, env={})
     for route in app.routes:
@@ -52,9 +59,14 @@ async def test_document_describes_every_route(api: httpx.AsyncClient, redis: Red
 
 def _fuzz(operation: Any, mode: schemathesis.GenerationMode, base_url: str) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
-    @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                         derandomize=True, phases=[Phase.explicit, Phase.generate],
-                         suppress_health_check=list(HealthCheck))
+    @hypothesis.settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: schemathesis.Case[Any]) -> None:
         response = case.call(base_url=base_url, headers=AUTH, timeout=10)
         assert response.status_code < 500, (case.as_curl_command(), response.text)
@@ -73,27 +85,47 @@ def _beat(redis_url: str, settings: Settings) -> None:
     try:
         seconds, micros = client.time()
         beat = seconds + micros / 1e6
-        client.hset(f"{settings.prefix}:supervisors", "fuzz:1:x", json.dumps({
-            "id": "fuzz:1:x", "host": "fuzz", "pid": 1, "started": beat, "beat": beat + 60,
-            "queues": {c.name: 1 for c in settings.queues}, "in_flight": {}, "completed": {},
-            "failed": {}}))
+        client.hset(
+            f"{settings.prefix}:supervisors",
+            "fuzz:1:x",
+            json.dumps(
+                {
+                    "id": "fuzz:1:x",
+                    "host": "fuzz",
+                    "pid": 1,
+                    "started": beat,
+                    "beat": beat + 60,
+                    "queues": {c.name: 1 for c in settings.queues},
+                    "in_flight": {},
+                    "completed": {},
+                    "failed": {},
+                }
+            ),
+        )
     finally:
         client.close()
 
 
 def test_schemathesis_finds_no_server_error(redis_url: str, settings: Settings) -> None:
     _beat(redis_url, settings)
-    with ThreadedApi(redis_url, settings,
-                     limiter=FailureLimiter(max_failures=1_000_000)) as api:
-        schema = schemathesis.openapi.from_url(f"{api.base_url}/openapi.json", headers=AUTH,
-                                               timeout=10)
-        operations = [result.ok() for result in schema.get_all_operations()
-                      if isinstance(result, Ok)]
+    with ThreadedApi(redis_url, settings, limiter=FailureLimiter(max_failures=1_000_000)) as api:
+        schema = schemathesis.openapi.from_url(
+            f"{api.base_url}/openapi.json", headers=AUTH, timeout=10
+        )
+        operations = [
+            result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)
+        ]
         # schemathesis leaves out the document's own route
         assert {op.label for op in operations} == {
-            "GET /api/admin/workers", "POST /api/admin/workers", "DELETE /api/admin/workers",
-            "GET /metrics", "GET /healthz"}
+            "GET /api/admin/workers",
+            "POST /api/admin/workers",
+            "DELETE /api/admin/workers",
+            "GET /metrics",
+            "GET /healthz",
+        }
         for operation in operations:
-            for mode in (schemathesis.GenerationMode.POSITIVE,
-                         schemathesis.GenerationMode.NEGATIVE):
+            for mode in (
+                schemathesis.GenerationMode.POSITIVE,
+                schemathesis.GenerationMode.NEGATIVE,
+            ):
                 _fuzz(operation, mode, api.base_url)

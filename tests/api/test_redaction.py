@@ -20,10 +20,28 @@ from engine.redaction import (
 )
 
 
-@pytest.mark.parametrize("key", ["password", "PASSWORD", "userPassword", "token", "accessToken",
-                                 "refresh_token", "api_key", "API-KEY", "x-api-key", "apikey",
-                                 "ApiKey", "secret", "clientSecret", "client_secret",
-                                 "Authorization", "proxy-authorization", "passwd"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "PASSWORD",
+        "userPassword",
+        "token",
+        "accessToken",
+        "refresh_token",
+        "api_key",
+        "API-KEY",
+        "x-api-key",
+        "apikey",
+        "ApiKey",
+        "secret",
+        "clientSecret",
+        "client_secret",
+        "Authorization",
+        "proxy-authorization",
+        "passwd",
+    ],
+)
 def test_secret_keys(key: str) -> None:
     assert is_secret_key(key)
     assert redact_payload({key: "s3cr3t-value"}) == {key: MASK}
@@ -51,9 +69,12 @@ def test_recursive_and_pure() -> None:
 
 
 def test_free_text_is_redacted_in_string_values() -> None:
-    value = {"note": "see redis://admin:hunter2@db:6379/0",
-             "log": "Authorization: Bearer abc.def.ghi", "raw": "password=letmein&user=ana",
-             "env": "leaked LITERAL-SECRET-1 here"}
+    value = {
+        "note": "see redis://admin:hunter2@db:6379/0",
+        "log": "Authorization: Bearer abc.def.ghi",
+        "raw": "password=letmein&user=ana",
+        "env": "leaked LITERAL-SECRET-1 here",
+    }
     clean = redact_payload(value, secrets=["LITERAL-SECRET-1"])
     text = json.dumps(clean)
     for secret in ("hunter2", "abc.def.ghi", "letmein", "LITERAL-SECRET-1"):
@@ -84,15 +105,39 @@ def test_redact_text_keeps_the_end() -> None:
 
 
 def test_job_view() -> None:
-    job = Job(id="1", queue="q", name="send", state=JobState.FAILED,
-              raw_data='{"to":"a","api_key":"k"}', data={"to": "a", "api_key": "k"},
-              priority=1, created_ms=1, ready_ms=None, attempts_made=1, stalls=0, options={},
-              error="failed with token=zzz", traceback="Traceback ...\nError: password=pw")
+    job = Job(
+        id="1",
+        queue="q",
+        name="send",
+        state=JobState.FAILED,
+        raw_data='{"to":"a","api_key":"k"}',
+        data={"to": "a", "api_key": "k"},
+        priority=1,
+        created_ms=1,
+        ready_ms=None,
+        attempts_made=1,
+        stalls=0,
+        options={},
+        error="failed with token=zzz",
+        traceback="Traceback ...\nError: password=pw",
+    )
     view = redact_job(job)
     assert view["data"] == {"to": "a", "api_key": MASK}
     assert "zzz" not in view["error"] and "pw" not in view["traceback"].split("=")[-1]
-    malformed = redact_job(Job(id="2", queue="q", name="x", state=JobState.FAILED,
-                               raw_data="{not json secret=abc", data=None, priority=0,
-                               created_ms=0, ready_ms=None, attempts_made=0, stalls=0,
-                               options={}))
+    malformed = redact_job(
+        Job(
+            id="2",
+            queue="q",
+            name="x",
+            state=JobState.FAILED,
+            raw_data="{not json secret=abc",
+            data=None,
+            priority=0,
+            created_ms=0,
+            ready_ms=None,
+            attempts_made=0,
+            stalls=0,
+            options={},
+        )
+    )
     assert malformed["data"] == "{not json secret=***"

@@ -24,18 +24,26 @@ async def _hello(request: Request) -> PlainTextResponse:
 APP = Starlette(routes=[Route("/", _hello)])
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("127.0.0.1:8080", ("127.0.0.1", 8080)), ("0.0.0.0:9000", ("0.0.0.0", 9000)),
-    (":8080", ("127.0.0.1", 8080)), ("8080", ("127.0.0.1", 8080)),
-    ("localhost:1", ("localhost", 1)), ("[::1]:8443", ("::1", 8443)),
-    ("[::]:65535", ("::", 65535)), (" api.internal:80 ", ("api.internal", 80)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("0.0.0.0:9000", ("0.0.0.0", 9000)),
+        (":8080", ("127.0.0.1", 8080)),
+        ("8080", ("127.0.0.1", 8080)),
+        ("localhost:1", ("localhost", 1)),
+        ("[::1]:8443", ("::1", 8443)),
+        ("[::]:65535", ("::", 65535)),
+        (" api.internal:80 ", ("api.internal", 80)),
+    ],
+)
 def test_parse_listen_address(text: str, expected: tuple[str, int]) -> None:
     assert parse_listen_address(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "host", "host:", "host:0", "host:65536", "host:http",
-                                  "::1:8080", "1.2.3.4:-1"])
+@pytest.mark.parametrize(
+    "text", ["", "host", "host:", "host:0", "host:65536", "host:http", "::1:8080", "1.2.3.4:-1"]
+)
 def test_parse_listen_address_refuses(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_listen_address(text)
@@ -78,8 +86,7 @@ async def test_busy_port_raises_oserror() -> None:
 async def test_cancelling_stops_the_server() -> None:
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    task = asyncio.create_task(serve_api(APP, "127.0.0.1", port, stop=asyncio.Event(),
-                                         sock=sock))
+    task = asyncio.create_task(serve_api(APP, "127.0.0.1", port, stop=asyncio.Event(), sock=sock))
     async with httpx.AsyncClient() as client:
         assert (await client.get(f"http://127.0.0.1:{port}/")).status_code == 200
     task.cancel()

@@ -27,8 +27,12 @@ SIZE = (130, 42)
 
 
 def settings_for(prefix: str, tmp_path: Path) -> Settings:
-    return Settings(queues=(QueueConfig("sync", 1), QueueConfig("mail", 1)), recurring=(),
-                    prefix=prefix, data_dir=tmp_path)
+    return Settings(
+        queues=(QueueConfig("sync", 1), QueueConfig("mail", 1)),
+        recurring=(),
+        prefix=prefix,
+        data_dir=tmp_path,
+    )
 
 
 @pytest.fixture
@@ -39,8 +43,9 @@ async def app(redis: Redis, prefix: str, tmp_path: Path) -> AsyncIterator[JustoC
 async def finish_jobs(queue: Queue, n: int, kind: leases.OutcomeKind) -> list[str]:
     await queue.add_bulk(JobSpec("x", i, attempts=1) for i in range(n))
     fetched = await leases.fetch(queue, now_ms(), n, "w")
-    await leases.finish(queue, now_ms(), [leases.Outcome(j.id, j.token, kind, "Boom")
-                                          for j in fetched.jobs])
+    await leases.finish(
+        queue, now_ms(), [leases.Outcome(j.id, j.token, kind, "Boom") for j in fetched.jobs]
+    )
     return [j.id for j in fetched.jobs]
 
 
@@ -189,8 +194,9 @@ async def test_redis_outage_shows_stale_marker_and_recovers(
 ) -> None:
     from engine.connection import make_client
 
-    server = EmbeddedRedis(tmp_path_factory.mktemp("down"), appendonly=True,
-                           binary=find_redis_server(prefer="path"))
+    server = EmbeddedRedis(
+        tmp_path_factory.mktemp("down"), appendonly=True, binary=find_redis_server(prefer="path")
+    )
     server.start()
     client = make_client(server.url)
     app = JustoConsole(RedisSource(client, settings_for(prefix, tmp_path)), refresh_s=None)
@@ -256,8 +262,9 @@ async def test_a_failed_in_process_supervisor_is_shown(
         def request_stop(self, *, fast: bool = False) -> None:
             return None
 
-    app = JustoConsole(RedisSource(redis, settings_for(prefix, tmp_path)), refresh_s=None,
-                       supervisor=Broken())
+    app = JustoConsole(
+        RedisSource(redis, settings_for(prefix, tmp_path)), refresh_s=None, supervisor=Broken()
+    )
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.pause()

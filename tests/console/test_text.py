@@ -35,6 +35,12 @@ def test_units() -> None:
 
 
 def test_log_lines_are_literal_single_lines() -> None:
-    line = render_line({"ts": "0", "level": "ERROR", "queue": "sync",
-                        "msg": "boom [red]x[/]\n\x1b]8;;http://evil\x07"})
+    line = render_line(
+        {
+            "ts": "0",
+            "level": "ERROR",
+            "queue": "sync",
+            "msg": "boom [red]x[/]\n\x1b]8;;http://evil\x07",
+        }
+    )
     assert "\n" not in line and "\x1b" not in line and "[red]x[/]" in line

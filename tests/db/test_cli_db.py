@@ -26,7 +26,8 @@ def test_current_then_upgrade_then_current(db_url: str, tmp_path: Path) -> None:
     assert code == 1
     assert "current:  (none)" in stdout and "head:     0002" in stdout
     assert "database schema is at (none), code needs 0002: run `justo-console db upgrade`" in (
-        stderr.replace("\n", " "))
+        stderr.replace("\n", " ")
+    )
 
     code, stdout, _ = invoke(env, "upgrade")
     assert code == 0 and "upgraded from (none) to 0002" in stdout
@@ -62,8 +63,7 @@ def test_the_root_data_dir_option_is_used(tmp_path: Path) -> None:
 def test_bad_or_unreachable_databases_exit_with_a_message(command: str) -> None:
     code, _, stderr = invoke({"DATABASE_URL": "mysql://u:secret@db/x"}, command)
     assert code == 2 and "DATABASE_URL must be postgresql://" in stderr
-    code, _, stderr = invoke(
-        {"DATABASE_URL": "postgresql://u:secret@127.0.0.1:1/x"}, command)
+    code, _, stderr = invoke({"DATABASE_URL": "postgresql://u:secret@127.0.0.1:1/x"}, command)
     assert code == 1 and "cannot connect to" in stderr and "secret" not in stderr
 
 

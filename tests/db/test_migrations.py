@@ -33,10 +33,20 @@ from engine.errors import ConfigError
 HEAD = "0002"
 """The newest shipped migration."""
 
-TABLES = {"workspaces", "clients", "monitored_processes", "process_movements",
-          "process_sync_logs", "report_schedules", "report_executions",
-          "report_customizations", "case_documents", "case_analyses", "ai_cache",
-          "notifications"}
+TABLES = {
+    "workspaces",
+    "clients",
+    "monitored_processes",
+    "process_movements",
+    "process_sync_logs",
+    "report_schedules",
+    "report_executions",
+    "report_customizations",
+    "case_documents",
+    "case_analyses",
+    "ai_cache",
+    "notifications",
+}
 
 HINT = "run `justo-console db upgrade`"
 
@@ -47,15 +57,19 @@ def table_names(engine: Engine) -> set[str]:
 
 def columns(engine: Engine) -> set[tuple[str, str, str, bool]]:
     inspector = inspect(engine)
-    return {(table, c["name"], str(c["type"]), c["nullable"])
-            for table in TABLES for c in inspector.get_columns(table)}
+    return {
+        (table, c["name"], str(c["type"]), c["nullable"])
+        for table in TABLES
+        for c in inspector.get_columns(table)
+    }
 
 
 def diff(engine: Engine, metadata: MetaData) -> list[Any]:
     """What autogenerate would write to turn the database into ``metadata``."""
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "target_metadata": metadata})
+            conn, opts={"compare_type": True, "target_metadata": metadata}
+        )
         return list(compare_metadata(context, metadata))
 
 
@@ -119,18 +133,21 @@ def test_check_schema_passes_after_upgrade(db_url: str) -> None:
 
 
 def test_check_schema_refuses_an_older_revision_until_upgraded(
-        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     upgrade(engine)
     # The code moves on: a copy of the shipped scripts plus a 0003.
     with as_file(files("engine.db") / "migrations") as shipped:
-        scripts = shutil.copytree(shipped, tmp_path / "migrations",
-                                  ignore=shutil.ignore_patterns("__pycache__"))
+        scripts = shutil.copytree(
+            shipped, tmp_path / "migrations", ignore=shutil.ignore_patterns("__pycache__")
+        )
     (scripts / "versions" / "0003_test.py").write_text(
-        'import sqlalchemy as sa\nfrom alembic import op\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n"
         'revision = "0003"\ndown_revision = "0002"\nbranch_labels = None\n'
-        'depends_on = None\n\n'
+        "depends_on = None\n\n"
         'def upgrade():\n    op.add_column("workspaces", sa.Column("extra", sa.Integer()))\n\n'
-        'def downgrade():\n    op.drop_column("workspaces", "extra")\n')
+        'def downgrade():\n    op.drop_column("workspaces", "extra")\n'
+    )
     monkeypatch.setattr(migrate_module, "SCRIPT_LOCATION", str(scripts))
     assert head_revision() == "0003"
 

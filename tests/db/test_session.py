@@ -27,19 +27,25 @@ def test_default_is_a_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:
     assert database_url({"DATABASE_URL": "  "}, tmp_path).startswith("sqlite:///")
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("postgres://u:p@db:5432/justo", "postgresql+psycopg://u:p@db:5432/justo"),
-    ("postgresql://u:p@db/justo?sslmode=require",
-     "postgresql+psycopg://u:p@db/justo?sslmode=require"),
-    ("postgresql+psycopg://u@db/justo", "postgresql+psycopg://u@db/justo"),
-    ("sqlite:////var/lib/justo/justo.db", "sqlite:////var/lib/justo/justo.db"),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db:5432/justo", "postgresql+psycopg://u:p@db:5432/justo"),
+        (
+            "postgresql://u:p@db/justo?sslmode=require",
+            "postgresql+psycopg://u:p@db/justo?sslmode=require",
+        ),
+        ("postgresql+psycopg://u@db/justo", "postgresql+psycopg://u@db/justo"),
+        ("sqlite:////var/lib/justo/justo.db", "sqlite:////var/lib/justo/justo.db"),
+    ],
+)
 def test_database_url_maps_postgres_schemes_to_psycopg3(given: str, expected: str) -> None:
     assert database_url({"DATABASE_URL": given}, Path("unused")) == expected
 
 
-@pytest.mark.parametrize("given", ["mysql://u:secret@db/justo", "not a url",
-                                   "postgresql+psycopg2://u:secret@db/justo"])
+@pytest.mark.parametrize(
+    "given", ["mysql://u:secret@db/justo", "not a url", "postgresql+psycopg2://u:secret@db/justo"]
+)
 def test_unsupported_database_urls_are_config_errors(given: str) -> None:
     with pytest.raises(ConfigError) as caught:
         database_url({"DATABASE_URL": given}, Path("unused"))
@@ -48,7 +54,8 @@ def test_unsupported_database_urls_are_config_errors(given: str) -> None:
 
 def test_redact_hides_the_password() -> None:
     assert redact("postgresql+psycopg://justo:s3cr%40t@db:5432/justo") == (
-        "postgresql+psycopg://justo:***@db:5432/justo")
+        "postgresql+psycopg://justo:***@db:5432/justo"
+    )
     assert redact("sqlite:///data/justo.db") == "sqlite:///data/justo.db"
     assert "s3cr" not in redact("garbage://justo:s3cr@t@db")
 

@@ -48,8 +48,9 @@ def test_bare_digits_and_stray_whitespace() -> None:
 
 def test_fields() -> None:
     cnj = parse_cnj("5074025-50.2025.4.02.5101")
-    assert cnj == Cnj(number="5074025", check="50", year="2025", segment="4", court="02",
-                      origin="5101")
+    assert cnj == Cnj(
+        number="5074025", check="50", year="2025", segment="4", court="02", origin="5101"
+    )
     assert cnj.segment_name == "Justiça Federal"
 
 
@@ -74,14 +75,23 @@ def test_check_digit_formula_matches_validation() -> None:
     for text, _ in VALID:
         cnj = parse_cnj(text)
         assert check_digits(cnj.number, cnj.year, cnj.segment, cnj.court, cnj.origin) == cnj.check
-        assert int(cnj.number + cnj.year + cnj.segment + cnj.court + cnj.origin + cnj.check) \
-            % 97 == 1
+        assert (
+            int(cnj.number + cnj.year + cnj.segment + cnj.court + cnj.origin + cnj.check) % 97 == 1
+        )
 
 
-@pytest.mark.parametrize("text", [
-    "", "abc", "0058967-77.2016.8.19", "0058967-77.2016.8.19.00000",
-    "005896777201681900001", "0058967/77.2016.8.19.0000", "0058967-77-2016-8-19-0000",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "0058967-77.2016.8.19",
+        "0058967-77.2016.8.19.00000",
+        "005896777201681900001",
+        "0058967/77.2016.8.19.0000",
+        "0058967-77-2016-8-19-0000",
+    ],
+)
 def test_malformed_text_is_refused_with_the_expected_shape(text: str) -> None:
     with pytest.raises(InvalidCnjError, match="expected NNNNNNN-DD.AAAA.J.TR.OOOO"):
         parse_cnj(text)
@@ -100,26 +110,59 @@ def test_segment_zero_is_refused() -> None:
 
 
 def _valid(segment: str, court: str) -> str:
-    return f"0000100-{check_digits('0000100', '2020', segment, court, '0001')}" \
+    return (
+        f"0000100-{check_digits('0000100', '2020', segment, court, '0001')}"
         f".2020.{segment}.{court}.0001"
+    )
 
 
-@pytest.mark.parametrize(("segment", "court", "acronym"), [
-    ("1", "00", "STF"), ("2", "00", "CNJ"), ("3", "00", "STJ"),
-    ("4", "01", "TRF1"), ("4", "06", "TRF6"), ("4", "90", "CJF"),
-    ("5", "00", "TST"), ("5", "15", "TRT15"), ("5", "24", "TRT24"), ("5", "90", "CSJT"),
-    ("6", "00", "TSE"), ("6", "19", "TRE-RJ"), ("7", "00", "STM"), ("7", "03", "CJM3"),
-    ("8", "05", "TJBA"), ("8", "07", "TJDFT"), ("8", "26", "TJSP"), ("8", "27", "TJTO"),
-    ("9", "13", "TJMMG"), ("9", "21", "TJMRS"), ("9", "26", "TJMSP"), ("9", "05", ""),
-])
+@pytest.mark.parametrize(
+    ("segment", "court", "acronym"),
+    [
+        ("1", "00", "STF"),
+        ("2", "00", "CNJ"),
+        ("3", "00", "STJ"),
+        ("4", "01", "TRF1"),
+        ("4", "06", "TRF6"),
+        ("4", "90", "CJF"),
+        ("5", "00", "TST"),
+        ("5", "15", "TRT15"),
+        ("5", "24", "TRT24"),
+        ("5", "90", "CSJT"),
+        ("6", "00", "TSE"),
+        ("6", "19", "TRE-RJ"),
+        ("7", "00", "STM"),
+        ("7", "03", "CJM3"),
+        ("8", "05", "TJBA"),
+        ("8", "07", "TJDFT"),
+        ("8", "26", "TJSP"),
+        ("8", "27", "TJTO"),
+        ("9", "13", "TJMMG"),
+        ("9", "21", "TJMRS"),
+        ("9", "26", "TJMSP"),
+        ("9", "05", ""),
+    ],
+)
 def test_court_acronyms(segment: str, court: str, acronym: str) -> None:
     assert parse_cnj(_valid(segment, court)).court_acronym == acronym
 
 
-@pytest.mark.parametrize(("segment", "court"), [
-    ("1", "01"), ("3", "90"), ("4", "00"), ("4", "07"), ("5", "25"), ("6", "28"),
-    ("7", "13"), ("8", "00"), ("8", "28"), ("8", "90"), ("9", "00"),
-])
+@pytest.mark.parametrize(
+    ("segment", "court"),
+    [
+        ("1", "01"),
+        ("3", "90"),
+        ("4", "00"),
+        ("4", "07"),
+        ("5", "25"),
+        ("6", "28"),
+        ("7", "13"),
+        ("8", "00"),
+        ("8", "28"),
+        ("8", "90"),
+        ("9", "00"),
+    ],
+)
 def test_courts_outside_their_segment_are_refused(segment: str, court: str) -> None:
     with pytest.raises(InvalidCnjError, match=f"TR={court} is not a court of segment J={segment}"):
         parse_cnj(_valid(segment, court))

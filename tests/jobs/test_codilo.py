@@ -39,15 +39,25 @@ from tests.jobs.fakes import (
 SECRET = "canary-codilo-secret-456"
 
 
-def make_client(http: httpx.AsyncClient, clock: FakeClock, base: str = "https://codilo.test",
-                **options: Any) -> CodiloClient:
+def make_client(
+    http: httpx.AsyncClient, clock: FakeClock, base: str = "https://codilo.test", **options: Any
+) -> CodiloClient:
     options.setdefault("poll_interval_s", 5.0)
-    return CodiloClient("cid", SECRET, base_url=base, auth_url=f"{base}/oauth/token",
-                        http=http, clock=clock, sleep=clock.sleep, **options)
+    return CodiloClient(
+        "cid",
+        SECRET,
+        base_url=base,
+        auth_url=f"{base}/oauth/token",
+        http=http,
+        clock=clock,
+        sleep=clock.sleep,
+        **options,
+    )
 
 
-async def fetch(fake: FakeCodilo, cnj: str = CNJ, clock: FakeClock | None = None,
-                **options: Any) -> Lawsuit:
+async def fetch(
+    fake: FakeCodilo, cnj: str = CNJ, clock: FakeClock | None = None, **options: Any
+) -> Lawsuit:
     clock = clock or FakeClock()
     async with mock_http(fake) as http:
         return await make_client(http, clock, **options).fetch(cnj)
@@ -62,15 +72,24 @@ async def test_oauth_form_fields_request_and_poll() -> None:
     clock = FakeClock()
     lawsuit = await fetch(fake, clock=clock)
 
-    assert fake.paths() == ["POST /oauth/token", "POST /v1/request"] + \
-        ["GET /v1/request/r-9"] * 3
+    assert fake.paths() == ["POST /oauth/token", "POST /v1/request"] + ["GET /v1/request/r-9"] * 3
     token_request = fake.seen[0]
     assert token_request.headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qs(token_request.content.decode()) == {
-        "grant_type": ["client_credentials"], "id": ["cid"], "secret": [SECRET]}
+        "grant_type": ["client_credentials"],
+        "id": ["cid"],
+        "secret": [SECRET],
+    }
     assert all(r.headers["authorization"] == "Bearer tok-1" for r in fake.seen[1:])
-    assert fake.created == [{"source": "courts", "platform": "esaj", "search": "tjsp",
-                             "query": "principal", "param": {"key": "cnj", "value": CNJ}}]
+    assert fake.created == [
+        {
+            "source": "courts",
+            "platform": "esaj",
+            "search": "tjsp",
+            "query": "principal",
+            "param": {"key": "cnj", "value": CNJ},
+        }
+    ]
     assert clock.sleeps == [5.0, 5.0]
     assert (lawsuit.provider, lawsuit.court, lawsuit.cnj) == ("codilo", "TJSP", CNJ)
 
@@ -78,27 +97,47 @@ async def test_oauth_form_fields_request_and_poll() -> None:
 async def test_maps_cover_people_and_steps() -> None:
     lawsuit = await fetch(codilo(pending_polls=0))
     assert lawsuit.cover == {
-        "class": "Procedimento Comum Cível", "subject": "Dano Moral", "judge": "Maria Juíza",
-        "distribution_date": "11/03/2019", "amount": "R$ 15.000,50",
-        "court_name": "2ª Vara Cível", "Controle": "2019/000123"}
+        "class": "Procedimento Comum Cível",
+        "subject": "Dano Moral",
+        "judge": "Maria Juíza",
+        "distribution_date": "11/03/2019",
+        "amount": "R$ 15.000,50",
+        "court_name": "2ª Vara Cível",
+        "Controle": "2019/000123",
+    }
     assert lawsuit.parties == (
         Party("Autor da Silva", "active", "", (Lawyer("Adv Um", "SP123456"),)),
-        Party("Ré S.A.", "passive"), Party("Outro Réu", "passive"),
-        Party("Perito", "interested"), Party("Misterioso", "unknown"))
+        Party("Ré S.A.", "passive"),
+        Party("Outro Réu", "passive"),
+        Party("Perito", "interested"),
+        Party("Misterioso", "unknown"),
+    )
     assert [(m.step_id, m.content) for m in lawsuit.movements] == [
-        ("13", "Sentença"), ("12", "Conclusos"), ("11", "Distribuído - Livre"),
-        ("14", "Sem data")]
+        ("13", "Sentença"),
+        ("12", "Conclusos"),
+        ("11", "Distribuído - Livre"),
+        ("14", "Sem data"),
+    ]
     dates = [m.date for m in lawsuit.movements]
-    assert dates == [datetime(2024, 3, 1, 10, 0, tzinfo=COURT_TZ),
-                     datetime(2024, 2, 5, tzinfo=COURT_TZ),
-                     datetime(2024, 1, 10, 13, 0, tzinfo=UTC), None]
+    assert dates == [
+        datetime(2024, 3, 1, 10, 0, tzinfo=COURT_TZ),
+        datetime(2024, 2, 5, tzinfo=COURT_TZ),
+        datetime(2024, 1, 10, 13, 0, tzinfo=UTC),
+        None,
+    ]
 
 
 async def test_court_code_comes_from_the_cnj_and_platform_only_when_known() -> None:
     fake = codilo(pending_polls=0)
     await fetch(fake, TRF2_CNJ)
-    assert fake.created == [{"source": "courts", "search": "trf2", "query": "principal",
-                             "param": {"key": "cnj", "value": TRF2_CNJ}}]
+    assert fake.created == [
+        {
+            "source": "courts",
+            "search": "trf2",
+            "query": "principal",
+            "param": {"key": "cnj", "value": TRF2_CNJ},
+        }
+    ]
 
 
 async def test_token_is_reused_until_shortly_before_it_expires() -> None:
@@ -111,7 +150,7 @@ async def test_token_is_reused_until_shortly_before_it_expires() -> None:
         clock.now += 3000
         await client.fetch(CNJ)
         assert len(fake.token_requests()) == 1
-        clock.now += 600                  # 3600 s after the token: past expiry - margin
+        clock.now += 600  # 3600 s after the token: past expiry - margin
         fake.polls = 0
         await client.fetch(CNJ)
     assert len(fake.token_requests()) == 2
@@ -138,20 +177,27 @@ async def test_refreshes_the_token_once_on_401() -> None:
     async with mock_http(fake) as http:
         client = make_client(http, clock)
         await client.token()
-        fake.revoked.add("tok-1")          # e.g. revoked server-side before it expired
+        fake.revoked.add("tok-1")  # e.g. revoked server-side before it expired
         lawsuit = await client.fetch(CNJ)
     assert lawsuit.provider == "codilo"
-    assert fake.paths() == ["POST /oauth/token", "POST /v1/request", "POST /oauth/token",
-                            "POST /v1/request", "GET /v1/request/r-9"]
+    assert fake.paths() == [
+        "POST /oauth/token",
+        "POST /v1/request",
+        "POST /oauth/token",
+        "POST /v1/request",
+        "GET /v1/request/r-9",
+    ]
     assert fake.seen[-1].headers["authorization"] == "Bearer tok-2"
 
 
 async def test_401_with_a_fresh_token_is_an_auth_error() -> None:
     fake = codilo()
-    fake.script += [json_response(200, {"access_token": "a1", "expires_in": 100}),
-                    json_response(401, {"message": "no"}),
-                    json_response(200, {"access_token": "a2", "expires_in": 100}),
-                    json_response(401, {"message": "still no"})]
+    fake.script += [
+        json_response(200, {"access_token": "a1", "expires_in": 100}),
+        json_response(401, {"message": "no"}),
+        json_response(200, {"access_token": "a2", "expires_in": 100}),
+        json_response(401, {"message": "still no"}),
+    ]
     with pytest.raises(ProviderAuthError, match="HTTP 401 on POST /v1/request"):
         await fetch(fake)
     assert len(fake.seen) == 4
@@ -167,8 +213,10 @@ async def test_refused_credentials_are_an_auth_error_without_the_secret() -> Non
 
 async def test_error_messages_never_carry_the_secret_or_token() -> None:
     fake = codilo()
-    fake.script += [json_response(200, {"access_token": "tok-secret-xyz", "expires_in": 100}),
-                    json_response(400, {"message": f"bad {SECRET} tok-secret-xyz"})]
+    fake.script += [
+        json_response(200, {"access_token": "tok-secret-xyz", "expires_in": 100}),
+        json_response(400, {"message": f"bad {SECRET} tok-secret-xyz"}),
+    ]
     with pytest.raises(ProviderError) as caught:
         await fetch(fake)
     assert SECRET not in str(caught.value)
@@ -176,21 +224,32 @@ async def test_error_messages_never_carry_the_secret_or_token() -> None:
 
 
 async def test_request_ending_in_error_is_transient_or_not_found() -> None:
-    fake = codilo(pending_polls=0, final={"success": True, "data": [],
-                                          "requested": {"status": "error",
-                                                        "message": "Tribunal indisponível"}})
+    fake = codilo(
+        pending_polls=0,
+        final={
+            "success": True,
+            "data": [],
+            "requested": {"status": "error", "message": "Tribunal indisponível"},
+        },
+    )
     with pytest.raises(TransientProviderError, match="ended in error: Tribunal indisponível"):
         await fetch(fake)
-    fake = codilo(pending_polls=0, final={"success": True, "data": [],
-                                          "requested": {"status": "error",
-                                                        "message": "Processo não encontrado"}})
+    fake = codilo(
+        pending_polls=0,
+        final={
+            "success": True,
+            "data": [],
+            "requested": {"status": "error", "message": "Processo não encontrado"},
+        },
+    )
     with pytest.raises(LawsuitNotFoundError, match="não encontrado"):
         await fetch(fake)
 
 
 async def test_success_without_data_is_not_found() -> None:
-    fake = codilo(pending_polls=0, final={"success": True, "data": [],
-                                          "requested": {"status": "success"}})
+    fake = codilo(
+        pending_polls=0, final={"success": True, "data": [], "requested": {"status": "success"}}
+    )
     with pytest.raises(LawsuitNotFoundError, match="returned no data"):
         await fetch(fake)
 
@@ -204,8 +263,10 @@ async def test_polling_is_bounded() -> None:
 
 async def test_429_retry_after_is_honoured_and_timeouts_are_transient() -> None:
     fake = codilo(pending_polls=0)
-    fake.script += [json_response(200, {"access_token": "tok-1", "expires_in": 100}),
-                    json_response(429, {}, {"Retry-After": "3"})]
+    fake.script += [
+        json_response(200, {"access_token": "tok-1", "expires_in": 100}),
+        json_response(429, {}, {"Retry-After": "3"}),
+    ]
     fake.tokens.append("tok-1")
     clock = FakeClock()
     assert (await fetch(fake, clock=clock)).provider == "codilo"
@@ -225,9 +286,12 @@ async def test_invalid_cnj_never_reaches_the_server() -> None:
 
 
 async def test_from_env() -> None:
-    env = {"CODILO_CLIENT_ID": "cid", "CODILO_CLIENT_SECRET": SECRET,
-           "CODILO_BASE_URL": "https://api.codilo.example",
-           "CODILO_AUTH_URL": "https://auth.codilo.example/oauth/token"}
+    env = {
+        "CODILO_CLIENT_ID": "cid",
+        "CODILO_CLIENT_SECRET": SECRET,
+        "CODILO_BASE_URL": "https://api.codilo.example",
+        "CODILO_AUTH_URL": "https://auth.codilo.example/oauth/token",
+    }
     fake = codilo(pending_polls=0)
     async with mock_http(fake) as http:
         client = CodiloClient.from_env(env, http=http, sleep=FakeClock().sleep)
@@ -236,8 +300,10 @@ async def test_from_env() -> None:
     with pytest.raises(ProviderAuthError, match="CODILO_CLIENT_SECRET"):
         CodiloClient.from_env({"CODILO_CLIENT_ID": "cid"})
     default = CodiloClient.from_env({"CODILO_CLIENT_ID": "a", "CODILO_CLIENT_SECRET": "b"})
-    assert (default.base_url, default.auth_url) == ("https://api.capturaweb.com.br",
-                                                    "https://auth.codilo.com.br/oauth/token")
+    assert (default.base_url, default.auth_url) == (
+        "https://api.capturaweb.com.br",
+        "https://auth.codilo.com.br/oauth/token",
+    )
     await default.aclose()
 
 

@@ -25,8 +25,7 @@ EVERY = 600.0
 async def test_repeated_syncs_see_new_movements() -> None:
     server_clock = FakeClock(DEMO_EPOCH + 86_400)
     client_clock = FakeClock()
-    async with demo_server(clock=server_clock, movement_every_s=EVERY, max_movements=500) \
-            as server:
+    async with demo_server(clock=server_clock, movement_every_s=EVERY, max_movements=500) as server:
         provider = DemoProvider(server.url, clock=client_clock, sleep=client_clock.sleep)
         first = await provider.fetch(CNJ)
         server_clock.now += 3 * EVERY
@@ -41,13 +40,15 @@ async def test_repeated_syncs_see_new_movements() -> None:
     dates = [m.date for m in later.movements if m.date is not None and m.date.tzinfo]
     assert len(dates) == len(later.movements)
     assert dates == sorted(dates, reverse=True)
-    assert client_clock.sleeps == [0.05] * 3       # one "pending" poll per fetch
+    assert client_clock.sleeps == [0.05] * 3  # one "pending" poll per fetch
 
 
 async def test_lawsuits_are_deterministic_per_cnj_and_differ_between_cnjs() -> None:
     clock = FakeClock(DEMO_EPOCH + 10 * 86_400)
-    async with demo_server(clock=clock, pending_polls=0) as first_server, \
-            demo_server(clock=clock, pending_polls=0) as second_server:
+    async with (
+        demo_server(clock=clock, pending_polls=0) as first_server,
+        demo_server(clock=clock, pending_polls=0) as second_server,
+    ):
         one = DemoProvider(first_server.url)
         two = DemoProvider(second_server.url)
         a, b = await one.fetch(CNJ), await two.fetch(CNJ)
@@ -58,11 +59,22 @@ async def test_lawsuits_are_deterministic_per_cnj_and_differ_between_cnjs() -> N
     assert a == b
     assert c.court == "TJRJ" and c.parties != a.parties
     assert d.court == "TRF2"
-    assert len(a.movements) == 40              # capped at max_movements (the newest)
+    assert len(a.movements) == 40  # capped at max_movements (the newest)
     assert {p.side for p in a.parties} == {"active", "passive"}
     assert all(p.lawyers and p.lawyers[0].oab for p in a.parties)
-    assert {"class", "subject", "judge", "distribution_date", "status", "area", "amount",
-            "phase", "county", "city", "state"} <= set(a.cover)
+    assert {
+        "class",
+        "subject",
+        "judge",
+        "distribution_date",
+        "status",
+        "area",
+        "amount",
+        "phase",
+        "county",
+        "city",
+        "state",
+    } <= set(a.cover)
 
 
 async def test_fresh_response_wins_over_the_cached_one() -> None:
@@ -72,12 +84,18 @@ async def test_fresh_response_wins_over_the_cached_one() -> None:
     async with demo_provider(clock=clock, movement_every_s=EVERY, max_movements=1000) as p:
         lawsuit = await p.fetch(CNJ)
         server_data = None
-        async with httpx.AsyncClient(base_url=p.base_url,
-                                     headers={"api-key": "x"}) as raw:
-            created = (await raw.post("/requests", json={"search": {
-                "search_type": "lawsuit_cnj", "search_key": CNJ}})).json()
-            page = (await raw.get("/responses", params={
-                "request_id": created["request_id"], "page": 1, "page_size": 10})).json()
+        async with httpx.AsyncClient(base_url=p.base_url, headers={"api-key": "x"}) as raw:
+            created = (
+                await raw.post(
+                    "/requests", json={"search": {"search_type": "lawsuit_cnj", "search_key": CNJ}}
+                )
+            ).json()
+            page = (
+                await raw.get(
+                    "/responses",
+                    params={"request_id": created["request_id"], "page": 1, "page_size": 10},
+                )
+            ).json()
             server_data = page["page_data"]
     cached, fresh = server_data
     assert cached["tags"]["cached_response"] is True
@@ -88,8 +106,9 @@ async def test_fresh_response_wins_over_the_cached_one() -> None:
 async def test_plain_judit_client_against_the_demo_server() -> None:
     async with demo_server(pending_polls=2) as server:
         clock = FakeClock()
-        async with JuditClient("any-key", base_url=server.url, page_size=1,
-                               clock=clock, sleep=clock.sleep) as client:
+        async with JuditClient(
+            "any-key", base_url=server.url, page_size=1, clock=clock, sleep=clock.sleep
+        ) as client:
             lawsuit = await client.fetch(CNJ)
     assert lawsuit.provider == "judit"
     assert lawsuit.cover["source"] == DEMO_LABEL
@@ -102,12 +121,24 @@ async def test_not_found_and_server_side_validation() -> None:
             await provider.fetch(cnj_with_number("0000000"))
         async with httpx.AsyncClient(base_url=provider.base_url) as raw:
             no_key = await raw.post("/requests", json={})
-            bad_cnj = await raw.post("/requests", headers={"api-key": "x"}, json={"search": {
-                "search_type": "lawsuit_cnj", "search_key": "0009999-99.9999.8.26.9999"}})
+            bad_cnj = await raw.post(
+                "/requests",
+                headers={"api-key": "x"},
+                json={
+                    "search": {
+                        "search_type": "lawsuit_cnj",
+                        "search_key": "0009999-99.9999.8.26.9999",
+                    }
+                },
+            )
             unknown = await raw.get("/requests/nope", headers={"api-key": "x"})
             garbage = await raw.post("/requests", headers={"api-key": "x"}, content=b"{{")
-    assert (no_key.status_code, bad_cnj.status_code, unknown.status_code,
-            garbage.status_code) == (401, 422, 404, 400)
+    assert (no_key.status_code, bad_cnj.status_code, unknown.status_code, garbage.status_code) == (
+        401,
+        422,
+        404,
+        400,
+    )
     assert bad_cnj.json()["error"]["message"] == "INVALID_CNJ"
 
 

@@ -38,37 +38,60 @@ def seed(url: str) -> str:
         client = Client(workspace_id=ws.id, name="Maria <b>Oliveira</b>")
         s.add(client)
         s.flush()
-        process = MonitoredProcess(workspace_id=ws.id, client_id=client.id,
-                                   process_number=demo_cnj(3), court="TJSP",
-                                   client_name=client.name)
+        process = MonitoredProcess(
+            workspace_id=ws.id,
+            client_id=client.id,
+            process_number=demo_cnj(3),
+            court="TJSP",
+            client_name=client.name,
+        )
         s.add(process)
         s.flush()
-        s.add(ProcessMovement(monitored_process_id=process.id, provider="judit", step_id="a1",
-                              date=datetime.now(UTC) - timedelta(days=1),
-                              description="Audiência designada"))
-        schedule = ReportSchedule(workspace_id=ws.id, client_id=client.id, name="Semanal",
-                                  type=ReportType.CASE_SUMMARY,
-                                  frequency=ReportFrequency.WEEKLY, day_of_week=0,
-                                  recipients=["socia@silva.adv.br"],
-                                  next_run=datetime.now(UTC) - timedelta(hours=1))
+        s.add(
+            ProcessMovement(
+                monitored_process_id=process.id,
+                provider="judit",
+                step_id="a1",
+                date=datetime.now(UTC) - timedelta(days=1),
+                description="Audiência designada",
+            )
+        )
+        schedule = ReportSchedule(
+            workspace_id=ws.id,
+            client_id=client.id,
+            name="Semanal",
+            type=ReportType.CASE_SUMMARY,
+            frequency=ReportFrequency.WEEKLY,
+            day_of_week=0,
+            recipients=["socia@silva.adv.br"],
+            next_run=datetime.now(UTC) - timedelta(hours=1),
+        )
         s.add(schedule)
         s.flush()
         return schedule.id
 
 
-async def test_due_schedule_to_email_in_the_inbox(redis: Redis, prefix: str,
-                                                  tmp_path: Path) -> None:
+async def test_due_schedule_to_email_in_the_inbox(
+    redis: Redis, prefix: str, tmp_path: Path
+) -> None:
     settings = Settings(queues=JUSTO_QUEUES, recurring=(), prefix=prefix, data_dir=tmp_path)
     recorder = SmtpRecorder()
     with smtp_server(recorder) as port:
-        env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_TLS": "none",
-               "EMAIL_FROM": "relatorios@justoai.com.br"}
+        env = {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(port),
+            "SMTP_TLS": "none",
+            "EMAIL_FROM": "relatorios@justoai.com.br",
+        }
         registry = Registry()
         jobs = await setup_justo_jobs(registry, redis, settings, env, demo=False)
         try:
             schedule_id = await asyncio.to_thread(seed, f"sqlite:///{tmp_path / 'justo.db'}")
-            queues = {c.name: Queue(redis, c.name, prefix=prefix, options=c.options)
-                      for c in JUSTO_QUEUES if c.name in ("reports", "notifications")}
+            queues = {
+                c.name: Queue(redis, c.name, prefix=prefix, options=c.options)
+                for c in JUSTO_QUEUES
+                if c.name in ("reports", "notifications")
+            }
             await queues["reports"].add("generate-scheduled-reports", {})
             workers = [Worker(q, registry, concurrency=2) for q in queues.values()]
             tasks = [asyncio.create_task(w.run()) for w in workers]
@@ -86,8 +109,9 @@ async def test_due_schedule_to_email_in_the_inbox(redis: Redis, prefix: str,
     assert mail.rcpt_tos == ["socia@silva.adv.br"]
     message = mail.message
     assert "Semanal" in str(message["Subject"])
-    pdfs = [part for part in message.iter_attachments()
-            if part.get_content_type() == "application/pdf"]
+    pdfs = [
+        part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"
+    ]
     assert len(pdfs) == 1 and pdfs[0].get_content().startswith(b"%PDF")
     report = await queues["reports"].jobs("completed", 0, 0)
     assert report and report[0].result["success"]

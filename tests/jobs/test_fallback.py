@@ -36,13 +36,25 @@ class Stub:
 
 async def run_real_chain(judit: FakeJudit, codilo: FakeCodilo, cnj: str = CNJ) -> Lawsuit:
     clock = FakeClock()
-    common: dict[str, Any] = {"clock": clock, "sleep": clock.sleep,
-                              "retry": RetryPolicy(attempts=2)}
+    common: dict[str, Any] = {
+        "clock": clock,
+        "sleep": clock.sleep,
+        "retry": RetryPolicy(attempts=2),
+    }
     async with mock_http(judit) as jhttp, mock_http(codilo) as chttp:
-        chain = ProviderChain([
-            JuditClient("judit-key-xyz", http=jhttp, **common),
-            CodiloClient("cid", "csecret", base_url="https://c.test",
-                         auth_url="https://c.test/oauth/token", http=chttp, **common)])
+        chain = ProviderChain(
+            [
+                JuditClient("judit-key-xyz", http=jhttp, **common),
+                CodiloClient(
+                    "cid",
+                    "csecret",
+                    base_url="https://c.test",
+                    auth_url="https://c.test/oauth/token",
+                    http=chttp,
+                    **common,
+                ),
+            ]
+        )
         assert chain.name == "judit+codilo"
         return await chain.fetch(cnj)
 
@@ -85,10 +97,15 @@ async def test_judit_422_is_not_retried_elsewhere() -> None:
     assert codilo.seen == []
 
 
-@pytest.mark.parametrize("error", [
-    TransientProviderError("down"), ProviderAuthError("no key"),
-    LawsuitNotFoundError("nope"), ProviderError("odd answer"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        TransientProviderError("down"),
+        ProviderAuthError("no key"),
+        LawsuitNotFoundError("nope"),
+        ProviderError("odd answer"),
+    ],
+)
 async def test_falls_back_on_every_provider_error_but_invalid_cnj(error: ProviderError) -> None:
     first, second = Stub("judit", error), Stub("codilo")
     assert (await ProviderChain([first, second]).fetch(CNJ)).provider == "codilo"

@@ -40,13 +40,15 @@ from tests.jobs.fakes import (
 KEY = "canary-judit-key-123"
 
 
-async def fetch(fake: FakeJudit, cnj: str = CNJ, clock: FakeClock | None = None,
-                **options: Any) -> Lawsuit:
+async def fetch(
+    fake: FakeJudit, cnj: str = CNJ, clock: FakeClock | None = None, **options: Any
+) -> Lawsuit:
     clock = clock or FakeClock()
     options.setdefault("poll_interval_s", 2.0)
     async with mock_http(fake) as http:
-        client = JuditClient(KEY, base_url="https://judit.test", http=http, clock=clock,
-                             sleep=clock.sleep, **options)
+        client = JuditClient(
+            KEY, base_url="https://judit.test", http=http, clock=clock, sleep=clock.sleep, **options
+        )
         return await client.fetch(cnj)
 
 
@@ -59,19 +61,37 @@ async def test_three_step_flow_polls_until_completed_and_maps_the_lawsuit() -> N
     assert all(r.headers["api-key"] == KEY for r in fake.seen)
     assert "authorization" not in fake.seen[0].headers
     assert json.loads(fake.seen[0].content) == {
-        "search": {"search_type": "lawsuit_cnj", "search_key": CNJ}}
-    assert dict(fake.seen[-1].url.params) == {"request_id": "req-1", "page": "1",
-                                              "page_size": "100"}
+        "search": {"search_type": "lawsuit_cnj", "search_key": CNJ}
+    }
+    assert dict(fake.seen[-1].url.params) == {
+        "request_id": "req-1",
+        "page": "1",
+        "page_size": "100",
+    }
     assert clock.sleeps == [2.0, 2.0]
 
-    assert (lawsuit.cnj, lawsuit.provider, lawsuit.court, lawsuit.instance) == \
-        (CNJ, "judit", "TJSP", 1)
+    assert (lawsuit.cnj, lawsuit.provider, lawsuit.court, lawsuit.instance) == (
+        CNJ,
+        "judit",
+        "TJSP",
+        1,
+    )
     assert lawsuit.cover == {
-        "class": "Procedimento Comum Cível", "subject": "Dano Moral; Dano Material",
-        "court_name": "2ª Vara Cível", "amount": "15000.50", "judge": "Maria Juíza",
-        "distribution_date": "2019-03-11T00:00:00.000Z", "status": "Ativo",
-        "area": "DIREITO CIVIL", "phase": "Conhecimento", "county": "Mogi",
-        "city": "Mogi das Cruzes", "state": "SP", "name": "A X B", "secrecy_level": "0"}
+        "class": "Procedimento Comum Cível",
+        "subject": "Dano Moral; Dano Material",
+        "court_name": "2ª Vara Cível",
+        "amount": "15000.50",
+        "judge": "Maria Juíza",
+        "distribution_date": "2019-03-11T00:00:00.000Z",
+        "status": "Ativo",
+        "area": "DIREITO CIVIL",
+        "phase": "Conhecimento",
+        "county": "Mogi",
+        "city": "Mogi das Cruzes",
+        "state": "SP",
+        "name": "A X B",
+        "secrecy_level": "0",
+    }
     assert lawsuit.parties == (
         Party("Autor da Silva", "active", "12345678909", (Lawyer("Adv Um", "SP123456"),)),
         Party("Ré S.A.", "passive", "12345678000195", (Lawyer("Adv Dois", "RJ654321"),)),
@@ -88,21 +108,27 @@ async def test_three_step_flow_polls_until_completed_and_maps_the_lawsuit() -> N
 
 
 async def test_reads_every_page_and_prefers_the_fresh_response() -> None:
-    cached = judit_lawsuit(steps=[{"step_id": "old1", "step_date": "2024-01-01",
-                                   "content": "cached"}])
-    fresh = judit_lawsuit(steps=[{"step_id": "new1", "step_date": "2024-05-01",
-                                  "content": "fresh"}, {"step_id": "old1",
-                                                        "step_date": "2024-01-01",
-                                                        "content": "cached"}])
+    cached = judit_lawsuit(
+        steps=[{"step_id": "old1", "step_date": "2024-01-01", "content": "cached"}]
+    )
+    fresh = judit_lawsuit(
+        steps=[
+            {"step_id": "new1", "step_date": "2024-05-01", "content": "fresh"},
+            {"step_id": "old1", "step_date": "2024-01-01", "content": "cached"},
+        ]
+    )
     related = judit_lawsuit(OTHER_CNJ, steps=[])
     second_instance = judit_lawsuit(instance=2, steps=[])
-    fake = FakeJudit([
-        judit_item(cached, cached=True, created_at="2026-05-28T10:00:00Z"),
-        judit_item(related),
-        judit_item(second_instance),
-        judit_item(fresh, cached=False, created_at="2026-05-28T10:05:00Z"),
-        judit_item({"code": 1, "message": "irrelevant"}, response_type="application_error"),
-    ], pending_polls=0)
+    fake = FakeJudit(
+        [
+            judit_item(cached, cached=True, created_at="2026-05-28T10:00:00Z"),
+            judit_item(related),
+            judit_item(second_instance),
+            judit_item(fresh, cached=False, created_at="2026-05-28T10:05:00Z"),
+            judit_item({"code": 1, "message": "irrelevant"}, response_type="application_error"),
+        ],
+        pending_polls=0,
+    )
     lawsuit = await fetch(fake, page_size=2)
     pages = [r.url.params["page"] for r in fake.seen if r.url.path == "/responses"]
     assert pages == ["1", "2", "3"]
@@ -123,8 +149,9 @@ async def test_stops_at_max_pages() -> None:
 
 
 async def test_application_error_means_not_found() -> None:
-    fake = FakeJudit([judit_item({"code": 2, "message": "LAWSUIT_NOT_FOUND"},
-                                 response_type="application_error")])
+    fake = FakeJudit(
+        [judit_item({"code": 2, "message": "LAWSUIT_NOT_FOUND"}, response_type="application_error")]
+    )
     with pytest.raises(LawsuitNotFoundError, match="application error: 2: LAWSUIT_NOT_FOUND"):
         await fetch(fake)
 
@@ -147,10 +174,16 @@ async def test_polling_is_bounded() -> None:
     assert len(clock.sleeps) == 5
 
 
-@pytest.mark.parametrize(("status", "error"), [
-    (401, ProviderAuthError), (403, ProviderAuthError), (404, LawsuitNotFoundError),
-    (422, InvalidCnjError), (400, ProviderError),
-])
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, ProviderAuthError),
+        (403, ProviderAuthError),
+        (404, LawsuitNotFoundError),
+        (422, InvalidCnjError),
+        (400, ProviderError),
+    ],
+)
 async def test_http_errors_map_onto_the_error_tree(status: int, error: type[Exception]) -> None:
     fake = FakeJudit()
     fake.script.append(json_response(status, {"error": {"name": "E", "message": "m"}}))
@@ -183,8 +216,9 @@ async def test_5xx_without_retry_after_backs_off_exponentially_then_gives_up() -
     fake = FakeJudit()
     fake.script += [json_response(502, {})] * 4
     clock = FakeClock()
-    with pytest.raises(TransientProviderError, match="HTTP 502 on POST /requests after 4") \
-            as caught:
+    with pytest.raises(
+        TransientProviderError, match="HTTP 502 on POST /requests after 4"
+    ) as caught:
         await fetch(fake, clock=clock, retry=RetryPolicy(attempts=4, base_delay_s=1.0))
     assert clock.sleeps == [1.0, 2.0, 4.0]
     assert caught.value.retry_after is None
@@ -201,8 +235,9 @@ async def test_retry_after_beyond_the_budget_is_raised_at_once() -> None:
     assert len(fake.seen) == 1
 
 
-@pytest.mark.parametrize("exc", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.ConnectError,
-                                 httpx.RemoteProtocolError])
+@pytest.mark.parametrize(
+    "exc", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.ConnectError, httpx.RemoteProtocolError]
+)
 async def test_timeouts_and_connection_errors_are_transient(exc: type[Exception]) -> None:
     fake = FakeJudit()
     fake.script += [json_response(200, {"request_id": "req-1"}), exc]
@@ -210,8 +245,9 @@ async def test_timeouts_and_connection_errors_are_transient(exc: type[Exception]
         await fetch(fake)
 
 
-@pytest.mark.parametrize("cnj", ["0009999-99.9999.8.26.9999", "not a number", "",
-                                 "1111111-04.1111.1.11.1111"])
+@pytest.mark.parametrize(
+    "cnj", ["0009999-99.9999.8.26.9999", "not a number", "", "1111111-04.1111.1.11.1111"]
+)
 async def test_invalid_cnj_never_reaches_the_server(cnj: str) -> None:
     fake = FakeJudit()
     with pytest.raises(InvalidCnjError):
@@ -222,8 +258,11 @@ async def test_invalid_cnj_never_reaches_the_server(cnj: str) -> None:
 async def test_the_api_key_never_appears_in_error_messages() -> None:
     echo = {"error": {"name": "UNAUTHORIZED", "message": f"bad api-key {KEY}"}}
     cases: list[list[Any]] = [
-        [json_response(401, echo)], [json_response(422, echo)], [json_response(400, echo)],
-        [json_response(500, echo)] * 4, [httpx.ReadTimeout],
+        [json_response(401, echo)],
+        [json_response(422, echo)],
+        [json_response(400, echo)],
+        [json_response(500, echo)] * 4,
+        [httpx.ReadTimeout],
     ]
     for script in cases:
         fake = FakeJudit()
@@ -237,10 +276,11 @@ async def test_the_api_key_never_appears_in_error_messages() -> None:
 async def test_from_env_reads_key_and_base_url() -> None:
     fake = FakeJudit(pending_polls=0)
     async with mock_http(fake) as http:
-        client = JuditClient.from_env({"JUDIT_API_KEY": f" {KEY} ",
-                                       "JUDIT_BASE_URL": "https://judit.example/"}, http=http)
+        client = JuditClient.from_env(
+            {"JUDIT_API_KEY": f" {KEY} ", "JUDIT_BASE_URL": "https://judit.example/"}, http=http
+        )
         await client.fetch(CNJ)
-        await client.aclose()   # not ours: the shared client stays open
+        await client.aclose()  # not ours: the shared client stays open
         assert not http.is_closed
     assert fake.seen[0].url.host == "judit.example"
     assert fake.seen[0].headers["api-key"] == KEY

@@ -10,12 +10,22 @@ from engine.jobs.providers import JuditClient, RateLimiter, RetryPolicy, rate_li
 from tests.jobs.fakes import CNJ, FakeClock, FakeJudit, mock_http
 
 
-def limiters(redis: Redis, prefix: str, clock: FakeClock, limit: int = 3,
-             window_s: float = 10.0, max_wait_s: float = 60.0) -> tuple[RateLimiter, RateLimiter]:
+def limiters(
+    redis: Redis,
+    prefix: str,
+    clock: FakeClock,
+    limit: int = 3,
+    window_s: float = 10.0,
+    max_wait_s: float = 60.0,
+) -> tuple[RateLimiter, RateLimiter]:
     """Two limiters on one key, as two supervisors sharing a Judit key would have."""
     key = rate_limit_key("judit", prefix)
-    return tuple(RateLimiter(redis, key, limit, window_s, max_wait_s=max_wait_s, clock=clock,
-                             sleep=clock.sleep) for _ in range(2))  # type: ignore[return-value]
+    return tuple(
+        RateLimiter(
+            redis, key, limit, window_s, max_wait_s=max_wait_s, clock=clock, sleep=clock.sleep
+        )
+        for _ in range(2)
+    )  # type: ignore[return-value]
 
 
 def test_key_is_under_its_own_hash_tag() -> None:
@@ -27,9 +37,9 @@ async def test_two_instances_share_one_window(redis: Redis, prefix: str) -> None
     a, b = limiters(redis, prefix, clock)
     assert [await a.try_acquire(), await b.try_acquire(), await a.try_acquire()] == [0, 0, 0]
     clock.now += 4
-    assert await b.try_acquire() == pytest.approx(6.0)   # first admission leaves at T0+10
-    assert await a.try_acquire() == pytest.approx(6.0)   # refusals are not recorded
-    clock.now += 6                                       # the three T0 admissions leave
+    assert await b.try_acquire() == pytest.approx(6.0)  # first admission leaves at T0+10
+    assert await a.try_acquire() == pytest.approx(6.0)  # refusals are not recorded
+    clock.now += 6  # the three T0 admissions leave
     assert [await b.try_acquire(), await a.try_acquire(), await b.try_acquire()] == [0, 0, 0]
     clock.now += 1
     assert await a.try_acquire() == pytest.approx(9.0)
@@ -67,12 +77,26 @@ async def test_every_client_request_goes_through_the_limiter(redis: Redis, prefi
     poll pass at T0; after the 1 s poll interval the second poll waits 59 s, until both T0
     admissions leave the window, and the page request then passes at once."""
     clock = FakeClock()
-    limiter = RateLimiter(redis, rate_limit_key("judit", prefix), limit=2, window_s=60.0,
-                          max_wait_s=300.0, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(
+        redis,
+        rate_limit_key("judit", prefix),
+        limit=2,
+        window_s=60.0,
+        max_wait_s=300.0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     fake = FakeJudit()
     async with mock_http(fake) as http:
-        client = JuditClient("k" * 8, http=http, limiter=limiter, poll_interval_s=1.0,
-                             retry=RetryPolicy(), clock=clock, sleep=clock.sleep)
+        client = JuditClient(
+            "k" * 8,
+            http=http,
+            limiter=limiter,
+            poll_interval_s=1.0,
+            retry=RetryPolicy(),
+            clock=clock,
+            sleep=clock.sleep,
+        )
         lawsuit = await client.fetch(CNJ)
     assert lawsuit.cnj == CNJ
     assert len(fake.seen) == 4

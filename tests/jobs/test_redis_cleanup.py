@@ -71,8 +71,9 @@ async def test_only_the_right_keys_go(redis: Redis, prefix: str) -> None:
     before = {k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)}
     sleeps = Sleeps()
     patterns = {p: PATTERN_MAX_AGE_H[p] for p in DAILY_PATTERNS}
-    report = await clean_patterns(redis, patterns, now=NOW, key_prefix=f"{prefix}:",
-                                  max_scanned=100_000, sleep=sleeps)
+    report = await clean_patterns(
+        redis, patterns, now=NOW, key_prefix=f"{prefix}:", max_scanned=100_000, sleep=sleeps
+    )
     after = {k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)}
     expected_gone = set().union(*(doomed[p] for p in DAILY_PATTERNS))
     assert before - after == expected_gone
@@ -87,8 +88,9 @@ async def test_only_the_right_keys_go(redis: Redis, prefix: str) -> None:
 
 async def test_scan_stops_at_the_cap(redis: Redis, prefix: str) -> None:
     await seed(redis, prefix, per_kind=2000)
-    report = await clean_patterns(redis, {"cache:*": 24}, now=NOW, key_prefix=f"{prefix}:",
-                                  max_scanned=1000, sleep=Sleeps())
+    report = await clean_patterns(
+        redis, {"cache:*": 24}, now=NOW, key_prefix=f"{prefix}:", max_scanned=1000, sleep=Sleeps()
+    )
     assert report.capped and report.scanned == 1000
     assert 0 < report.deleted <= 1000
 
@@ -96,7 +98,8 @@ async def test_scan_stops_at_the_cap(redis: Redis, prefix: str) -> None:
 async def test_ai_pattern_uses_seven_days(redis: Redis, prefix: str) -> None:
     await redis.set(f"{prefix}:ai:a", json.dumps({"lastUsed": NOW - 6 * 24 * HOUR}))
     await redis.set(f"{prefix}:ai:b", json.dumps({"lastUsed": NOW - 8 * 24 * HOUR}))
-    report = await clean_patterns(redis, {"ai:*": 168}, now=NOW, key_prefix=f"{prefix}:",
-                                  sleep=Sleeps())
+    report = await clean_patterns(
+        redis, {"ai:*": 168}, now=NOW, key_prefix=f"{prefix}:", sleep=Sleeps()
+    )
     assert report.deleted == 1
     assert await redis.exists(f"{prefix}:ai:a") and not await redis.exists(f"{prefix}:ai:b")

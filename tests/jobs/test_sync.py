@@ -24,8 +24,12 @@ from engine.jobs.lawsuit import Lawsuit, Movement, TransientProviderError
 from engine.jobs.store import SqlSyncStore, categorize
 from engine.jobs.sync import SyncWorker
 
-CNJS = ["0058967-77.2016.8.19.0000", "3000133-12.2025.8.19.0001",
-        "3000233-64.2025.8.19.0001", "0003695-16.2019.8.26.0189"]
+CNJS = [
+    "0058967-77.2016.8.19.0000",
+    "3000133-12.2025.8.19.0001",
+    "3000233-64.2025.8.19.0001",
+    "0003695-16.2019.8.26.0189",
+]
 INVALID = "0009999-99.9999.8.26.9999"
 
 
@@ -44,8 +48,9 @@ class FakeProvider:
         if self.flaky.get(cnj, 0) > 0:
             self.flaky[cnj] -= 1
             raise TransientProviderError("503 from court", retry_after=None)
-        return Lawsuit(cnj=cnj, provider="judit", court="TJRJ",
-                       movements=tuple(self.movements.get(cnj, ())))
+        return Lawsuit(
+            cnj=cnj, provider="judit", court="TJRJ", movements=tuple(self.movements.get(cnj, ()))
+        )
 
 
 def step(i: int, text: str = "Juntada de petição") -> Movement:
@@ -62,7 +67,8 @@ class Job:
 
     def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
         (self.progress if kind == "progress" else self.logs).append(
-            json.loads(value) if kind == "progress" else value)
+            json.loads(value) if kind == "progress" else value
+        )
 
 
 def seed(sessions: sessionmaker[Session]) -> dict[str, list[str]]:
@@ -85,19 +91,31 @@ def seed(sessions: sessionmaker[Session]) -> dict[str, list[str]]:
     return ids
 
 
-def worker(sessions: sessionmaker[Session], provider: FakeProvider, redis: Redis,
-           prefix: str, **kw: object) -> SyncWorker:
+def worker(
+    sessions: sessionmaker[Session], provider: FakeProvider, redis: Redis, prefix: str, **kw: object
+) -> SyncWorker:
     async def no_sleep(_: float) -> None:
         return None
 
-    return SyncWorker(SqlSyncStore(sessions), provider, redis, cache_prefix=f"{prefix}:",
-                      sleep=no_sleep, **kw)  # type: ignore[arg-type]
+    return SyncWorker(
+        SqlSyncStore(sessions),
+        provider,
+        redis,
+        cache_prefix=f"{prefix}:",
+        sleep=no_sleep,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def movements_of(sessions: sessionmaker[Session], process_id: str) -> list[str]:
     with sessions() as s:
-        return sorted(s.scalars(select(ProcessMovement.step_id).where(
-            ProcessMovement.monitored_process_id == process_id)))
+        return sorted(
+            s.scalars(
+                select(ProcessMovement.step_id).where(
+                    ProcessMovement.monitored_process_id == process_id
+                )
+            )
+        )
 
 
 async def test_sync_writes_movements_once_and_detects_changes(
@@ -120,35 +138,43 @@ async def test_sync_writes_movements_once_and_detects_changes(
 
     # A new movement and a changed one are detected by step id (forceUpdate skips the cache).
     provider.movements[CNJS[0]] = [step(1, "Juntada corrigida"), step(2), step(3)]
-    forced = await sync(Job("manual-sync", {"workspaceId": ids["wsA"][0],
-                                            "forceUpdate": True}).ctx)
+    forced = await sync(Job("manual-sync", {"workspaceId": ids["wsA"][0], "forceUpdate": True}).ctx)
     assert forced["updatedCount"] == 1
     with sessions() as s:
-        logs = s.scalars(select(ProcessSyncLog).where(
-            ProcessSyncLog.monitored_process_id == ids["A"][0],
-            ProcessSyncLog.status == SyncStatus.SUCCESS).order_by(
-            ProcessSyncLog.started_at.desc())).all()
+        logs = s.scalars(
+            select(ProcessSyncLog)
+            .where(
+                ProcessSyncLog.monitored_process_id == ids["A"][0],
+                ProcessSyncLog.status == SyncStatus.SUCCESS,
+            )
+            .order_by(ProcessSyncLog.started_at.desc())
+        ).all()
         assert (logs[0].new_movements, logs[0].updated_movements) == (1, 2)
         assert logs[0].sync_type is SyncType.MANUAL and logs[0].api_source == "judit"
-        first = s.scalars(select(ProcessMovement).where(
-            ProcessMovement.monitored_process_id == ids["A"][0],
-            ProcessMovement.step_id == "s1")).one()
+        first = s.scalars(
+            select(ProcessMovement).where(
+                ProcessMovement.monitored_process_id == ids["A"][0], ProcessMovement.step_id == "s1"
+            )
+        ).one()
         assert first.description == "Juntada corrigida"
 
 
-async def test_workspace_isolation(sessions: sessionmaker[Session], redis: Redis,
-                                   prefix: str) -> None:
+async def test_workspace_isolation(
+    sessions: sessionmaker[Session], redis: Redis, prefix: str
+) -> None:
     ids = seed(sessions)
     provider = FakeProvider()
     provider.movements = {c: [step(1)] for c in CNJS}
     await worker(sessions, provider, redis, prefix)(
-        Job("manual-sync", {"workspaceId": ids["wsB"][0]}).ctx)
+        Job("manual-sync", {"workspaceId": ids["wsB"][0]}).ctx
+    )
     assert provider.calls == [CNJS[3]]
     assert movements_of(sessions, ids["B"][0]) == ["s1"]
     assert all(movements_of(sessions, p) == [] for p in ids["A"])
     with sessions() as s:
-        synced = s.scalars(select(MonitoredProcess.id).where(
-            MonitoredProcess.last_sync.is_not(None))).all()
+        synced = s.scalars(
+            select(MonitoredProcess.id).where(MonitoredProcess.last_sync.is_not(None))
+        ).all()
         assert synced == ids["B"]
 
 
@@ -158,7 +184,8 @@ async def test_invalid_cnj_is_an_error_for_that_process_only(
     ids = seed(sessions)
     provider = FakeProvider()
     result = await worker(sessions, provider, redis, prefix)(
-        Job("full-sync", {"type": "full-sync"}).ctx)
+        Job("full-sync", {"type": "full-sync"}).ctx
+    )
     assert INVALID not in provider.calls
     [error] = result["errors"]
     assert error["processId"] == ids["A"][3] and "invalid CNJ number" in error["error"]
@@ -180,8 +207,9 @@ async def test_transient_failures_are_retried_once_after_the_delay(
     async def record(seconds: float) -> None:
         slept.append(seconds)
 
-    sync = SyncWorker(SqlSyncStore(sessions), provider, redis, cache_prefix=f"{prefix}:",
-                      sleep=record)
+    sync = SyncWorker(
+        SqlSyncStore(sessions), provider, redis, cache_prefix=f"{prefix}:", sleep=record
+    )
     result = await sync(Job("manual-sync", {"workspaceId": ids["wsA"][0]}).ctx)
     assert slept == [30.0]
     assert provider.calls.count(CNJS[0]) == 2 and provider.calls.count(CNJS[1]) == 2
@@ -189,8 +217,9 @@ async def test_transient_failures_are_retried_once_after_the_delay(
     assert failed == {ids["A"][1], ids["A"][3]}
 
 
-async def test_progress_and_cached_result(sessions: sessionmaker[Session], redis: Redis,
-                                          prefix: str) -> None:
+async def test_progress_and_cached_result(
+    sessions: sessionmaker[Session], redis: Redis, prefix: str
+) -> None:
     seed(sessions)
     job = Job("full-sync", {"type": "full-sync"})
     await worker(sessions, FakeProvider(), redis, prefix, save_stats=True)(job.ctx)
@@ -202,10 +231,10 @@ async def test_progress_and_cached_result(sessions: sessionmaker[Session], redis
     assert cached is not None and json.loads(cached)["processedCount"] == 5
     assert 0 < await redis.ttl(f"{prefix}:sync:result:global:{day}") <= 24 * 3600
     with sessions() as s:
-        batch = s.scalars(select(ProcessSyncLog).where(
-            ProcessSyncLog.sync_type == SyncType.BATCH)).one()
+        batch = s.scalars(
+            select(ProcessSyncLog).where(ProcessSyncLog.sync_type == SyncType.BATCH)
+        ).one()
         assert batch.status is SyncStatus.PARTIAL_SUCCESS and batch.details is not None
-
 
 
 async def test_incremental_takes_only_stale_processes(
@@ -219,8 +248,8 @@ async def test_incremental_takes_only_stale_processes(
             row.last_sync = datetime.now(UTC) - timedelta(hours=age)
     provider = FakeProvider()
     await worker(sessions, provider, redis, prefix)(
-        Job("incremental-sync", {"workspaceId": ids["wsA"][0],
-                                 "type": "incremental-sync"}).ctx)
+        Job("incremental-sync", {"workspaceId": ids["wsA"][0], "type": "incremental-sync"}).ctx
+    )
     assert provider.calls == [CNJS[2], CNJS[1]]  # stalest first; the fresh one skipped
     with sessions() as s:
         count = s.scalar(select(func.count()).select_from(ProcessMovement))

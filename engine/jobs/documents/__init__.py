@@ -55,18 +55,45 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "ai": ("AiAnswer", "AiClient", "cache_key"),
-    "entities": ("Entities", "Party", "find_amounts", "find_cnjs", "find_dates",
-                 "find_entities", "find_parties", "parse_brl"),
-    "errors": ("AiAuthError", "AiError", "AiMalformedResponseError", "AiRequestError",
-               "AiTimeoutError", "AiTruncatedResponseError", "AiUnavailableError",
-               "CorruptPdfError", "DocumentError", "DocumentFileMissingError",
-               "DocumentNotFoundError", "DocumentTooLargeError", "EncryptedPdfError",
-               "ExtractionCrashedError", "ExtractionTimeoutError", "NoTextError"),
+    "entities": (
+        "Entities",
+        "Party",
+        "find_amounts",
+        "find_cnjs",
+        "find_dates",
+        "find_entities",
+        "find_parties",
+        "parse_brl",
+    ),
+    "errors": (
+        "AiAuthError",
+        "AiError",
+        "AiMalformedResponseError",
+        "AiRequestError",
+        "AiTimeoutError",
+        "AiTruncatedResponseError",
+        "AiUnavailableError",
+        "CorruptPdfError",
+        "DocumentError",
+        "DocumentFileMissingError",
+        "DocumentNotFoundError",
+        "DocumentTooLargeError",
+        "EncryptedPdfError",
+        "ExtractionCrashedError",
+        "ExtractionTimeoutError",
+        "NoTextError",
+    ),
     "pdf": ("Extraction", "extract_document"),
     "pool": ("ExtractionPool",),
     "store": ("DocumentStore",),
-    "worker": ("EXTRACTION_ONLY", "JOB_NAME", "QUEUE", "DocumentLimits", "DocumentRequest",
-               "DocumentWorker"),
+    "worker": (
+        "EXTRACTION_ONLY",
+        "JOB_NAME",
+        "QUEUE",
+        "DocumentLimits",
+        "DocumentRequest",
+        "DocumentWorker",
+    ),
 }
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -78,6 +105,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "EXTRACTION_ONLY",

@@ -104,9 +104,15 @@ class AiClient:
         timeout_s: limit for the whole call (connect, send, wait, read).
     """
 
-    def __init__(self, base_url: str, api_key: str, model: str, *,
-                 http: httpx.AsyncClient | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        model: str,
+        *,
+        http: httpx.AsyncClient | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"AI base URL must start with http:// or https://: {base_url!r}")
         if not model:
@@ -121,8 +127,9 @@ class AiClient:
         self._http = http if http is not None else httpx.AsyncClient(timeout=timeout_s)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, http: httpx.AsyncClient | None = None
-                 ) -> AiClient | None:
+    def from_env(
+        cls, env: Mapping[str, str], *, http: httpx.AsyncClient | None = None
+    ) -> AiClient | None:
         """A client from ``AI_BASE_URL``, ``AI_API_KEY``, ``AI_MODEL`` (and optional
         ``AI_TIMEOUT_S``); ``None`` when ``AI_BASE_URL`` or ``AI_MODEL`` is unset or empty.
 
@@ -138,8 +145,9 @@ class AiClient:
             timeout_s = float(raw_timeout) if raw_timeout else DEFAULT_TIMEOUT_S
         except ValueError:
             raise ConfigError(f"AI_TIMEOUT_S is not a number: {raw_timeout!r}") from None
-        return cls(base_url, env.get("AI_API_KEY", "").strip(), model, http=http,
-                   timeout_s=timeout_s)
+        return cls(
+            base_url, env.get("AI_API_KEY", "").strip(), model, http=http, timeout_s=timeout_s
+        )
 
     def __repr__(self) -> str:
         return f"AiClient(base_url={self.base_url!r}, model={self.model!r})"
@@ -153,8 +161,10 @@ class AiClient:
         """The JSON body of the chat-completions request."""
         return {
             "model": self.model,
-            "messages": [{"role": "system", "content": SYSTEM_PROMPT},
-                         {"role": "user", "content": user_prompt(text, analysis_type, hints)}],
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": user_prompt(text, analysis_type, hints)},
+            ],
             "response_format": {"type": "json_object"},
             "temperature": 0.1,
         }
@@ -174,8 +184,8 @@ class AiClient:
             payload = response.json()
         except ValueError:
             raise AiMalformedResponseError(
-                f"{self.endpoint} answered HTTP {response.status_code} with a body that is "
-                "not JSON") from None
+                f"{self.endpoint} answered HTTP {response.status_code} with a body that is not JSON"
+            ) from None
         return parse_completion(payload, self.model)
 
     async def aclose(self) -> None:
@@ -187,11 +197,13 @@ class AiClient:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self._http.post(self.endpoint, json=body, headers=headers,
-                                             timeout=self.timeout_s)
+                return await self._http.post(
+                    self.endpoint, json=body, headers=headers, timeout=self.timeout_s
+                )
         except (TimeoutError, httpx.TimeoutException):
             raise AiTimeoutError(
-                f"no answer from {self.endpoint} within {self.timeout_s:g}s") from None
+                f"no answer from {self.endpoint} within {self.timeout_s:g}s"
+            ) from None
         except httpx.HTTPError as exc:
             raise AiUnavailableError(
                 f"cannot reach {self.endpoint}: {type(exc).__name__}: {self._redact(str(exc))}"
@@ -234,13 +246,13 @@ def parse_completion(payload: Any, fallback_model: str) -> AiAnswer:
     if result is None:
         if isinstance(choice, dict) and choice.get("finish_reason") == "length":
             raise AiTruncatedResponseError(
-                "the JSON answer was cut off at the model's output limit "
-                "(finish_reason=length)")
-        raise AiMalformedResponseError(
-            f"assistant content is not a JSON object: {content[:80]!r}")
+                "the JSON answer was cut off at the model's output limit (finish_reason=length)"
+            )
+        raise AiMalformedResponseError(f"assistant content is not a JSON object: {content[:80]!r}")
     model = payload.get("model") if isinstance(payload, dict) else None
-    return AiAnswer(result, model if isinstance(model, str) and model else fallback_model,
-                    _tokens(payload))
+    return AiAnswer(
+        result, model if isinstance(model, str) and model else fallback_model, _tokens(payload)
+    )
 
 
 def _json_object(content: str) -> dict[str, Any] | None:

@@ -21,12 +21,23 @@ from engine.jobs.lawsuit import InvalidCnjError
 _DASHES = "-\u2010\u2011\u2012\u2013"
 _CNJ_FORMATTED = re.compile(
     rf"(?<![\d.])(\d{{7}})\s?[{_DASHES}]\s?(\d{{2}})\s?\.\s?(\d{{4}})\s?\.\s?(\d)\s?\.\s?"
-    rf"(\d{{2}})\s?\.\s?(\d{{4}})(?![\d])")
+    rf"(\d{{2}})\s?\.\s?(\d{{4}})(?![\d])"
+)
 _CNJ_BARE = re.compile(r"(?<![\d.])\d{20}(?![\d])")
 
 MONTHS: dict[str, int] = {
-    "janeiro": 1, "fevereiro": 2, "março": 3, "marco": 3, "abril": 4, "maio": 5,
-    "junho": 6, "julho": 7, "agosto": 8, "setembro": 9, "outubro": 10, "novembro": 11,
+    "janeiro": 1,
+    "fevereiro": 2,
+    "março": 3,
+    "marco": 3,
+    "abril": 4,
+    "maio": 5,
+    "junho": 6,
+    "julho": 7,
+    "agosto": 8,
+    "setembro": 9,
+    "outubro": 10,
+    "novembro": 11,
     "dezembro": 12,
 }
 """Portuguese month names (with and without the cedilla) → month number."""
@@ -34,32 +45,50 @@ MONTHS: dict[str, int] = {
 _NUMERIC_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
 _WRITTEN_DATE = re.compile(
     r"(?<!\d)(\d{1,2})\s?[º°]?\s+de\s+(" + "|".join(MONTHS) + r")\s+de\s+(\d{4})(?!\d)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 MIN_YEAR, MAX_YEAR = 1900, 2100
 """Dates outside these years are taken for noise."""
 
 _MONEY = re.compile(r"R\$\s?(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{2}))?(?!\d)(?![.,]\d)")
 
 ROLES: dict[str, tuple[str, str]] = {
-    "autor": ("autor", "active"), "autora": ("autor", "active"),
-    "autores": ("autor", "active"), "autoras": ("autor", "active"),
-    "réu": ("reu", "passive"), "reu": ("reu", "passive"), "ré": ("reu", "passive"),
-    "réus": ("reu", "passive"), "reus": ("reu", "passive"),
+    "autor": ("autor", "active"),
+    "autora": ("autor", "active"),
+    "autores": ("autor", "active"),
+    "autoras": ("autor", "active"),
+    "réu": ("reu", "passive"),
+    "reu": ("reu", "passive"),
+    "ré": ("reu", "passive"),
+    "réus": ("reu", "passive"),
+    "reus": ("reu", "passive"),
     "rés": ("reu", "passive"),
-    "requerente": ("requerente", "active"), "requerentes": ("requerente", "active"),
-    "requerido": ("requerido", "passive"), "requerida": ("requerido", "passive"),
-    "requeridos": ("requerido", "passive"), "requeridas": ("requerido", "passive"),
-    "reclamante": ("reclamante", "active"), "reclamantes": ("reclamante", "active"),
-    "reclamado": ("reclamado", "passive"), "reclamada": ("reclamado", "passive"),
-    "reclamados": ("reclamado", "passive"), "reclamadas": ("reclamado", "passive"),
-    "exequente": ("exequente", "active"), "exequentes": ("exequente", "active"),
-    "executado": ("executado", "passive"), "executada": ("executado", "passive"),
-    "executados": ("executado", "passive"), "executadas": ("executado", "passive"),
-    "apelante": ("apelante", "active"), "apelado": ("apelado", "passive"),
+    "requerente": ("requerente", "active"),
+    "requerentes": ("requerente", "active"),
+    "requerido": ("requerido", "passive"),
+    "requerida": ("requerido", "passive"),
+    "requeridos": ("requerido", "passive"),
+    "requeridas": ("requerido", "passive"),
+    "reclamante": ("reclamante", "active"),
+    "reclamantes": ("reclamante", "active"),
+    "reclamado": ("reclamado", "passive"),
+    "reclamada": ("reclamado", "passive"),
+    "reclamados": ("reclamado", "passive"),
+    "reclamadas": ("reclamado", "passive"),
+    "exequente": ("exequente", "active"),
+    "exequentes": ("exequente", "active"),
+    "executado": ("executado", "passive"),
+    "executada": ("executado", "passive"),
+    "executados": ("executado", "passive"),
+    "executadas": ("executado", "passive"),
+    "apelante": ("apelante", "active"),
+    "apelado": ("apelado", "passive"),
     "apelada": ("apelado", "passive"),
-    "agravante": ("agravante", "active"), "agravado": ("agravado", "passive"),
+    "agravante": ("agravante", "active"),
+    "agravado": ("agravado", "passive"),
     "agravada": ("agravado", "passive"),
-    "impetrante": ("impetrante", "active"), "impetrado": ("impetrado", "passive"),
+    "impetrante": ("impetrante", "active"),
+    "impetrado": ("impetrado", "passive"),
 }
 """Label at the start of a line → (canonical role, side: "active" plaintiff side or
 "passive" defendant side)."""
@@ -67,13 +96,16 @@ ROLES: dict[str, tuple[str, str]] = {
 _PARTY_LINE = re.compile(
     r"^[ \t]*(" + "|".join(sorted(ROLES, key=len, reverse=True)) + r")"
     r"[ \t]*(?:\((?:a|as|os|s)\))?[ \t]*:[ \t]*(\S[^\n]*)$",
-    re.IGNORECASE | re.MULTILINE)
+    re.IGNORECASE | re.MULTILINE,
+)
 _CPF = r"\d{3}\.?\d{3}\.?\d{3}-?\d{2}"
 _CNPJ = r"\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}"
 _TAX_ID = re.compile(rf"(?<![\d./-])(?:{_CNPJ}|{_CPF})(?![\d])")
 _NAME_END = re.compile(
     r"\s*(?:[,(–-]\s*)?\b(?:CPF|CNPJ|inscrit[oa]|portador|residente|domiciliad[oa]|"
-    r"com sede|OAB|advogad[oa])\b.*$", re.IGNORECASE)
+    r"com sede|OAB|advogad[oa])\b.*$",
+    re.IGNORECASE,
+)
 MAX_NAME = 200
 """Party names are cut to this many characters."""
 
@@ -92,8 +124,7 @@ class Party:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form: ``{"role", "side", "name", "document"}``."""
-        return {"role": self.role, "side": self.side, "name": self.name,
-                "document": self.document}
+        return {"role": self.role, "side": self.side, "name": self.name, "document": self.document}
 
 
 @dataclass(frozen=True)
@@ -109,15 +140,22 @@ class Entities:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form: dates as ISO strings, amounts as decimal strings ("1234.56")."""
-        return {"cnjs": list(self.cnjs), "dates": [d.isoformat() for d in self.dates],
-                "amounts": [str(a) for a in self.amounts],
-                "parties": [p.to_json() for p in self.parties]}
+        return {
+            "cnjs": list(self.cnjs),
+            "dates": [d.isoformat() for d in self.dates],
+            "amounts": [str(a) for a in self.amounts],
+            "parties": [p.to_json() for p in self.parties],
+        }
 
 
 def find_entities(text: str) -> Entities:
     """CNJ numbers, dates, R$ amounts and parties found in ``text``."""
-    return Entities(cnjs=tuple(find_cnjs(text)), dates=tuple(find_dates(text)),
-                    amounts=tuple(find_amounts(text)), parties=tuple(find_parties(text)))
+    return Entities(
+        cnjs=tuple(find_cnjs(text)),
+        dates=tuple(find_dates(text)),
+        amounts=tuple(find_amounts(text)),
+        parties=tuple(find_parties(text)),
+    )
 
 
 def find_cnjs(text: str) -> list[str]:

@@ -54,8 +54,12 @@ class Extraction:
     def to_json(self) -> dict[str, Any]:
         """The analysis's ``extracted_data``: ``textLength``, ``pages``, ``cnjs``, ``dates``
         (ISO), ``amounts`` (decimal strings), ``parties``, ``unreadablePages``."""
-        return {"textLength": len(self.text), "pages": self.pages, **self.entities.to_json(),
-                "unreadablePages": list(self.unreadable_pages)}
+        return {
+            "textLength": len(self.text),
+            "pages": self.pages,
+            **self.entities.to_json(),
+            "unreadablePages": list(self.unreadable_pages),
+        }
 
 
 def extract_document(path: str, max_bytes: int, max_pages: int, budget_s: float) -> Extraction:
@@ -71,13 +75,15 @@ def extract_document(path: str, max_bytes: int, max_pages: int, budget_s: float)
         DocumentFileMissingError, DocumentTooLargeError, EncryptedPdfError,
         CorruptPdfError, NoTextError, ExtractionTimeoutError.
     """
-    text, pages, unreadable = read_pdf_text(path, max_bytes=max_bytes, max_pages=max_pages,
-                                            budget_s=budget_s)
+    text, pages, unreadable = read_pdf_text(
+        path, max_bytes=max_bytes, max_pages=max_pages, budget_s=budget_s
+    )
     return Extraction(text, pages, find_entities(text), unreadable)
 
 
-def read_pdf_text(path: str, *, max_bytes: int, max_pages: int,
-                  budget_s: float) -> tuple[str, int, tuple[int, ...]]:
+def read_pdf_text(
+    path: str, *, max_bytes: int, max_pages: int, budget_s: float
+) -> tuple[str, int, tuple[int, ...]]:
     """``(text, page count, unreadable page numbers)`` of the PDF at ``path``.
 
     See ``extract_document`` for the arguments and errors.
@@ -93,8 +99,9 @@ def read_pdf_text(path: str, *, max_bytes: int, max_pages: int,
     if not text:
         if unreadable:
             raise CorruptPdfError(f"no page could be read ({len(unreadable)} failed)")
-        raise NoTextError(f"no extractable text in {count} page(s) (scanned images? "
-                          "OCR is not supported)")
+        raise NoTextError(
+            f"no extractable text in {count} page(s) (scanned images? OCR is not supported)"
+        )
     return text, count, tuple(unreadable)
 
 
@@ -115,8 +122,7 @@ def _check_file(path: str, max_bytes: int) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise DocumentFileMissingError(f"not a regular file: {path}")
     if info.st_size > max_bytes:
-        raise DocumentTooLargeError(
-            f"file is {info.st_size} bytes; the limit is {max_bytes}")
+        raise DocumentTooLargeError(f"file is {info.st_size} bytes; the limit is {max_bytes}")
     if info.st_size == 0:
         raise CorruptPdfError("empty file")
     with open(path, "rb") as handle:
@@ -140,7 +146,8 @@ def _decrypt(reader: PdfReader) -> None:
         outcome = reader.decrypt("")
     except DependencyError:
         raise EncryptedPdfError(
-            "encrypted with AES; install the 'cryptography' package to open it") from None
+            "encrypted with AES; install the 'cryptography' package to open it"
+        ) from None
     except Exception as exc:
         raise CorruptPdfError(f"broken encryption dictionary: {_describe(exc)}") from None
     if outcome == PasswordType.NOT_DECRYPTED:
@@ -159,14 +166,16 @@ def _page_count(reader: PdfReader, max_pages: int) -> int:
     return count
 
 
-def _page_texts(reader: PdfReader, count: int, deadline: float,
-                budget_s: float) -> tuple[list[str], list[int]]:
+def _page_texts(
+    reader: PdfReader, count: int, deadline: float, budget_s: float
+) -> tuple[list[str], list[int]]:
     texts: list[str] = []
     unreadable: list[int] = []
     for number in range(1, count + 1):
         if time.monotonic() >= deadline:
             raise ExtractionTimeoutError(
-                f"text extraction exceeded {budget_s:g}s at page {number} of {count}")
+                f"text extraction exceeded {budget_s:g}s at page {number} of {count}"
+            )
         try:
             page_text = reader.pages[number - 1].extract_text() or ""
         except Exception:  # one damaged page should not lose the others

@@ -36,8 +36,9 @@ class ExtractionPool:
         max_workers: processes of the owned pool, and calls in flight at once.
     """
 
-    def __init__(self, executor: Executor | None = None, *,
-                 max_workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(
+        self, executor: Executor | None = None, *, max_workers: int = DEFAULT_WORKERS
+    ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self._injected = executor
@@ -56,8 +57,10 @@ class ExtractionPool:
             return self._injected
         if self._owned is None:
             self._owned = ProcessPoolExecutor(
-                max_workers=self.max_workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=quiet_pypdf)
+                max_workers=self.max_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=quiet_pypdf,
+            )
         return self._owned
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
@@ -76,7 +79,8 @@ class ExtractionPool:
             except TimeoutError:
                 self._kill()
                 raise ExtractionTimeoutError(
-                    f"no result within {timeout_s:g}s; extraction process stopped") from None
+                    f"no result within {timeout_s:g}s; extraction process stopped"
+                ) from None
             except BrokenExecutor as exc:
                 self._kill()
                 raise ExtractionCrashedError(f"extraction process died: {exc}") from None

@@ -88,31 +88,51 @@ class DocumentStore:
     def save_text(self, doc: DocumentRef, text: str, pages: int) -> None:
         """Store the extracted text and page count; ``ocr_status`` COMPLETED."""
         with self.sessions.begin() as session:
-            session.execute(_document_update(doc).values(
-                extracted_text=text, pages=pages, ocr_status=OcrStatus.COMPLETED))
+            session.execute(
+                _document_update(doc).values(
+                    extracted_text=text, pages=pages, ocr_status=OcrStatus.COMPLETED
+                )
+            )
 
-    def mark_failed(self, doc: DocumentRef, analysis_type: str, error: DocumentError,
-                    processing_ms: int) -> None:
+    def mark_failed(
+        self, doc: DocumentRef, analysis_type: str, error: DocumentError, processing_ms: int
+    ) -> None:
         """``ocr_status`` FAILED, and the reason as a FAILED analysis version.
 
         A retry failing the same way does not add another identical version.
         """
         reason = f"{error.title}: {error}"
         with self.sessions.begin() as session:
-            session.execute(_document_update(doc).values(
-                ocr_status=OcrStatus.FAILED, processed=False))
+            session.execute(
+                _document_update(doc).values(ocr_status=OcrStatus.FAILED, processed=False)
+            )
             latest = session.scalars(
-                select(CaseAnalysis).where(CaseAnalysis.document_id == doc.id)
-                .order_by(CaseAnalysis.version.desc()).limit(1)).one_or_none()
-            if (latest is not None and latest.status == AnalysisStatus.FAILED
-                    and latest.error == reason):
+                select(CaseAnalysis)
+                .where(CaseAnalysis.document_id == doc.id)
+                .order_by(CaseAnalysis.version.desc())
+                .limit(1)
+            ).one_or_none()
+            if (
+                latest is not None
+                and latest.status == AnalysisStatus.FAILED
+                and latest.error == reason
+            ):
                 return
-            session.add(CaseAnalysis(
-                document_id=doc.id, workspace_id=doc.workspace_id,
-                version=(latest.version + 1) if latest else 1, analysis_type=analysis_type,
-                extracted_data={"error": error.code}, ai_analysis=None, model_used=NO_MODEL,
-                processing_ms=processing_ms, status=AnalysisStatus.FAILED, error=reason,
-                is_temporary=False))
+            session.add(
+                CaseAnalysis(
+                    document_id=doc.id,
+                    workspace_id=doc.workspace_id,
+                    version=(latest.version + 1) if latest else 1,
+                    analysis_type=analysis_type,
+                    extracted_data={"error": error.code},
+                    ai_analysis=None,
+                    model_used=NO_MODEL,
+                    processing_ms=processing_ms,
+                    status=AnalysisStatus.FAILED,
+                    error=reason,
+                    is_temporary=False,
+                )
+            )
 
     def save_analysis(self, doc: DocumentRef, analysis: NewAnalysis) -> tuple[str, int]:
         """Store ``analysis`` as the next version (COMPLETED) and mark the document
@@ -130,14 +150,24 @@ class DocumentStore:
 
     def _insert_analysis(self, doc: DocumentRef, analysis: NewAnalysis) -> tuple[str, int]:
         with self.sessions.begin() as session:
-            version = 1 + (session.scalar(select(func.max(CaseAnalysis.version)).where(
-                CaseAnalysis.document_id == doc.id)) or 0)
+            version = 1 + (
+                session.scalar(
+                    select(func.max(CaseAnalysis.version)).where(CaseAnalysis.document_id == doc.id)
+                )
+                or 0
+            )
             row = CaseAnalysis(
-                document_id=doc.id, workspace_id=doc.workspace_id, version=version,
-                analysis_type=analysis.analysis_type, extracted_data=analysis.extracted_data,
-                ai_analysis=analysis.ai_analysis, model_used=analysis.model_used,
-                processing_ms=analysis.processing_ms, status=AnalysisStatus.COMPLETED,
-                is_temporary=False)
+                document_id=doc.id,
+                workspace_id=doc.workspace_id,
+                version=version,
+                analysis_type=analysis.analysis_type,
+                extracted_data=analysis.extracted_data,
+                ai_analysis=analysis.ai_analysis,
+                model_used=analysis.model_used,
+                processing_ms=analysis.processing_ms,
+                status=AnalysisStatus.COMPLETED,
+                is_temporary=False,
+            )
             session.add(row)
             values: dict[str, Any] = {"processed": True}
             if analysis.summary is not None:
@@ -150,15 +180,22 @@ class DocumentStore:
         """The workspace's cached answer under ``key`` if fresh, counting the hit."""
         now = utcnow()
         with self.sessions.begin() as session:
-            row = session.scalars(select(AiCache).where(
-                AiCache.workspace_id == workspace_id, AiCache.cache_key == key,
-                AiCache.created_at >= now - AI_CACHE_MAX_AGE,
-                or_(AiCache.expires_at.is_(None), AiCache.expires_at > now))).one_or_none()
+            row = session.scalars(
+                select(AiCache).where(
+                    AiCache.workspace_id == workspace_id,
+                    AiCache.cache_key == key,
+                    AiCache.created_at >= now - AI_CACHE_MAX_AGE,
+                    or_(AiCache.expires_at.is_(None), AiCache.expires_at > now),
+                )
+            ).one_or_none()
             if row is None or not isinstance(row.result, dict):
                 return None
             answer = AiAnswer(row.result, row.model or NO_MODEL, row.tokens)
-            session.execute(update(AiCache).where(AiCache.id == row.id).values(
-                hits=AiCache.hits + 1, last_used=now))
+            session.execute(
+                update(AiCache)
+                .where(AiCache.id == row.id)
+                .values(hits=AiCache.hits + 1, last_used=now)
+            )
             return answer
 
     def cache_hit(self, workspace_id: str, key: str, answer: AiAnswer) -> None:
@@ -181,8 +218,11 @@ class DocumentStore:
     def _upsert_once(self, workspace_id: str, key: str, answer: AiAnswer, hit: bool) -> None:
         now = utcnow()
         with self.sessions.begin() as session:
-            row_id = session.scalar(select(AiCache.id).where(
-                AiCache.workspace_id == workspace_id, AiCache.cache_key == key))
+            row_id = session.scalar(
+                select(AiCache.id).where(
+                    AiCache.workspace_id == workspace_id, AiCache.cache_key == key
+                )
+            )
             if row_id is None:
                 session.add(_cache_row(workspace_id, key, answer, now, hits=int(hit)))
                 return
@@ -190,19 +230,34 @@ class DocumentStore:
             if hit:
                 values["hits"] = AiCache.hits + 1
             else:
-                values.update(result=answer.result, model=answer.model, tokens=answer.tokens,
-                              created_at=now, expires_at=now + AI_CACHE_MAX_AGE)
+                values.update(
+                    result=answer.result,
+                    model=answer.model,
+                    tokens=answer.tokens,
+                    created_at=now,
+                    expires_at=now + AI_CACHE_MAX_AGE,
+                )
             session.execute(update(AiCache).where(AiCache.id == row_id).values(**values))
 
 
 def _document_update(doc: DocumentRef) -> Any:
-    return update(CaseDocument).where(CaseDocument.id == doc.id,
-                                      CaseDocument.workspace_id == doc.workspace_id)
+    return update(CaseDocument).where(
+        CaseDocument.id == doc.id, CaseDocument.workspace_id == doc.workspace_id
+    )
 
 
-def _cache_row(workspace_id: str, key: str, answer: AiAnswer, now: datetime,
-               hits: int) -> AiCache:
-    return AiCache(workspace_id=workspace_id, cache_key=key, type=AI_CACHE_TYPE, prompt=None,
-                   result=answer.result, model=answer.model, tokens=answer.tokens, cost=None,
-                   hits=hits, last_used=now, created_at=now,
-                   expires_at=now + AI_CACHE_MAX_AGE)
+def _cache_row(workspace_id: str, key: str, answer: AiAnswer, now: datetime, hits: int) -> AiCache:
+    return AiCache(
+        workspace_id=workspace_id,
+        cache_key=key,
+        type=AI_CACHE_TYPE,
+        prompt=None,
+        result=answer.result,
+        model=answer.model,
+        tokens=answer.tokens,
+        cost=None,
+        hits=hits,
+        last_used=now,
+        created_at=now,
+        expires_at=now + AI_CACHE_MAX_AGE,
+    )

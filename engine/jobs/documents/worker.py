@@ -96,10 +96,14 @@ class DocumentLimits:
     """Extraction processes, and extractions in flight at once."""
 
     def __post_init__(self) -> None:
-        numbers = {"max_bytes": self.max_bytes, "max_pages": self.max_pages,
-                   "extract_timeout_s": self.extract_timeout_s,
-                   "max_stored_chars": self.max_stored_chars,
-                   "max_ai_chars": self.max_ai_chars, "max_parallel": self.max_parallel}
+        numbers = {
+            "max_bytes": self.max_bytes,
+            "max_pages": self.max_pages,
+            "extract_timeout_s": self.extract_timeout_s,
+            "max_stored_chars": self.max_stored_chars,
+            "max_ai_chars": self.max_ai_chars,
+            "max_parallel": self.max_parallel,
+        }
         for name, value in numbers.items():
             if value <= 0:
                 raise ConfigError(f"DocumentLimits.{name} must be positive, not {value}")
@@ -131,8 +135,9 @@ class DocumentRequest:
             raise InvalidJobError("job data has no documentId")
         kind = data.get("analysisType") or data.get("type") or DEFAULT_ANALYSIS_TYPE
         if not isinstance(kind, str) or not _ANALYSIS_TYPE.fullmatch(kind):
-            raise InvalidJobError(f"invalid analysisType {kind!r} (letters, digits, -_.:, "
-                                  "at most 50)")
+            raise InvalidJobError(
+                f"invalid analysisType {kind!r} (letters, digits, -_.:, at most 50)"
+            )
         workspace_id = data.get("workspaceId")
         if workspace_id is not None and not isinstance(workspace_id, str):
             raise InvalidJobError("workspaceId must be a string")
@@ -162,10 +167,16 @@ class DocumentWorker:
             the function sent is picklable, so any executor works.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], redis: Redis, *,
-                 ai: AiClient | None, cache_prefix: str = "",
-                 limits: DocumentLimits = DEFAULT_LIMITS,
-                 pool: Executor | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        redis: Redis,
+        *,
+        ai: AiClient | None,
+        cache_prefix: str = "",
+        limits: DocumentLimits = DEFAULT_LIMITS,
+        pool: Executor | None = None,
+    ) -> None:
         self.store = DocumentStore(sessions)
         self.redis = redis
         self.ai = ai
@@ -178,8 +189,7 @@ class DocumentWorker:
         clock = time.monotonic()
         request = DocumentRequest.from_data(job.data)
         job.progress(5)
-        doc = await asyncio.to_thread(self.store.load, request.document_id,
-                                      request.workspace_id)
+        doc = await asyncio.to_thread(self.store.load, request.document_id, request.workspace_id)
         extraction = await self._extract(job, doc, request, clock)
         job.progress(50)
         outcome = await self._analyze(job, doc, extraction, request.analysis_type)
@@ -188,51 +198,70 @@ class DocumentWorker:
         analysis_id, version = await asyncio.to_thread(self.store.save_analysis, doc, analysis)
         job.log(f"stored analysis version {version} ({outcome.mode})")
         job.progress(100)
-        return _result(doc, request, extraction, outcome, analysis_id, version,
-                       analysis.processing_ms)
+        return _result(
+            doc, request, extraction, outcome, analysis_id, version, analysis.processing_ms
+        )
 
     def close(self) -> None:
         """Shut the owned extraction pool down."""
         self.extractor.close()
 
-    async def _extract(self, job: JobContext, doc: DocumentRef, request: DocumentRequest,
-                       clock: float) -> Extraction:
+    async def _extract(
+        self, job: JobContext, doc: DocumentRef, request: DocumentRequest, clock: float
+    ) -> Extraction:
         await asyncio.to_thread(self.store.set_ocr_status, doc, OcrStatus.PROCESSING)
         limits = self.limits
         try:
             extraction = await self.extractor.run(
-                extract_document, doc.path, limits.max_bytes, limits.max_pages,
+                extract_document,
+                doc.path,
+                limits.max_bytes,
+                limits.max_pages,
                 limits.extract_timeout_s,
-                timeout_s=limits.extract_timeout_s + HARD_TIMEOUT_GRACE_S)
+                timeout_s=limits.extract_timeout_s + HARD_TIMEOUT_GRACE_S,
+            )
         except Exception as exc:
             await self._extraction_failed(job, doc, request, exc, clock)
             raise
-        await asyncio.to_thread(self.store.save_text, doc,
-                                extraction.text[:limits.max_stored_chars], extraction.pages)
-        job.log(f"extracted {len(extraction.text)} characters from {extraction.pages} "
-                f"page(s); {len(extraction.entities.cnjs)} CNJ number(s)")
+        await asyncio.to_thread(
+            self.store.save_text, doc, extraction.text[: limits.max_stored_chars], extraction.pages
+        )
+        job.log(
+            f"extracted {len(extraction.text)} characters from {extraction.pages} "
+            f"page(s); {len(extraction.entities.cnjs)} CNJ number(s)"
+        )
         return extraction
 
-    async def _extraction_failed(self, job: JobContext, doc: DocumentRef,
-                                 request: DocumentRequest, exc: Exception,
-                                 clock: float) -> None:
+    async def _extraction_failed(
+        self,
+        job: JobContext,
+        doc: DocumentRef,
+        request: DocumentRequest,
+        exc: Exception,
+        clock: float,
+    ) -> None:
         try:
             if isinstance(exc, DocumentError) and not exc.retryable:
                 job.log(f"document failed: {exc.title}: {exc}")
-                await asyncio.to_thread(self.store.mark_failed, doc, request.analysis_type,
-                                        exc, _ms_since(clock))
+                await asyncio.to_thread(
+                    self.store.mark_failed, doc, request.analysis_type, exc, _ms_since(clock)
+                )
             else:
                 job.log(f"extraction interrupted ({type(exc).__name__}); may be retried")
                 await asyncio.to_thread(self.store.set_ocr_status, doc, OcrStatus.PENDING)
         except Exception as db_exc:  # never hide the extraction error behind this one
             job.log(f"could not record the failure: {type(db_exc).__name__}: {db_exc}")
 
-    async def _analyze(self, job: JobContext, doc: DocumentRef, extraction: Extraction,
-                       analysis_type: str) -> AiOutcome:
+    async def _analyze(
+        self, job: JobContext, doc: DocumentRef, extraction: Extraction, analysis_type: str
+    ) -> AiOutcome:
         if self.ai is None:
-            return AiOutcome(EXTRACTION_ONLY, {"mode": EXTRACTION_ONLY,
-                                               "reason": "AI is not configured"}, NO_MODEL)
-        text = extraction.text[:self.limits.max_ai_chars]
+            return AiOutcome(
+                EXTRACTION_ONLY,
+                {"mode": EXTRACTION_ONLY, "reason": "AI is not configured"},
+                NO_MODEL,
+            )
+        text = extraction.text[: self.limits.max_ai_chars]
         key = cache_key(text, self.ai.model, analysis_type)
         cached = await self._cached(doc.workspace_id, key)
         if cached is not None:
@@ -266,19 +295,28 @@ class DocumentWorker:
 
     async def _write_redis(self, key: str, answer: AiAnswer) -> None:
         r: Any = self.redis
-        entry = {"result": answer.result, "createdAt": time.time(), "model": answer.model,
-                 "tokens": answer.tokens}
+        entry = {
+            "result": answer.result,
+            "createdAt": time.time(),
+            "model": answer.model,
+            "tokens": answer.tokens,
+        }
         await r.set(self.cache_prefix + key, json.dumps(entry, ensure_ascii=False))
 
-    def _new_analysis(self, extraction: Extraction, outcome: AiOutcome, analysis_type: str,
-                      clock: float) -> NewAnalysis:
+    def _new_analysis(
+        self, extraction: Extraction, outcome: AiOutcome, analysis_type: str, clock: float
+    ) -> NewAnalysis:
         data = extraction.to_json()
         data["textTruncated"] = len(extraction.text) > self.limits.max_stored_chars
         summary = outcome.ai_analysis.get("summary") if outcome.mode == "ai" else None
         return NewAnalysis(
-            analysis_type=analysis_type, extracted_data=data, ai_analysis=outcome.ai_analysis,
-            model_used=outcome.model[:100], processing_ms=_ms_since(clock),
-            summary=summary[:MAX_SUMMARY] if isinstance(summary, str) and summary else None)
+            analysis_type=analysis_type,
+            extracted_data=data,
+            ai_analysis=outcome.ai_analysis,
+            model_used=outcome.model[:100],
+            processing_ms=_ms_since(clock),
+            summary=summary[:MAX_SUMMARY] if isinstance(summary, str) and summary else None,
+        )
 
 
 def _from_redis(raw: Any) -> AiAnswer | None:
@@ -292,12 +330,17 @@ def _from_redis(raw: Any) -> AiAnswer | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("result"), dict):
         return None
     created = entry.get("createdAt")
-    if not isinstance(created, int | float) or \
-            time.time() - created > AI_CACHE_MAX_AGE.total_seconds():
+    if (
+        not isinstance(created, int | float)
+        or time.time() - created > AI_CACHE_MAX_AGE.total_seconds()
+    ):
         return None
     tokens = entry.get("tokens")
-    return AiAnswer(entry["result"], str(entry.get("model") or NO_MODEL),
-                    tokens if isinstance(tokens, int) else 0)
+    return AiAnswer(
+        entry["result"],
+        str(entry.get("model") or NO_MODEL),
+        tokens if isinstance(tokens, int) else 0,
+    )
 
 
 def _hints(extraction: Extraction) -> str:
@@ -310,17 +353,31 @@ def _hints(extraction: Extraction) -> str:
     return "; ".join(parts)
 
 
-def _result(doc: DocumentRef, request: DocumentRequest, extraction: Extraction,
-            outcome: AiOutcome, analysis_id: str, version: int,
-            processing_ms: int) -> dict[str, Any]:
+def _result(
+    doc: DocumentRef,
+    request: DocumentRequest,
+    extraction: Extraction,
+    outcome: AiOutcome,
+    analysis_id: str,
+    version: int,
+    processing_ms: int,
+) -> dict[str, Any]:
     entities = extraction.entities
     return {
-        "documentId": doc.id, "workspaceId": doc.workspace_id, "analysisId": analysis_id,
-        "version": version, "analysisType": request.analysis_type,
-        "pages": extraction.pages, "textLength": len(extraction.text),
-        "cnjs": list(entities.cnjs), "dates": [d.isoformat() for d in entities.dates],
-        "amounts": [str(a) for a in entities.amounts], "partyCount": len(entities.parties),
-        "aiCached": outcome.cached, "mode": outcome.mode, "model": outcome.model,
+        "documentId": doc.id,
+        "workspaceId": doc.workspace_id,
+        "analysisId": analysis_id,
+        "version": version,
+        "analysisType": request.analysis_type,
+        "pages": extraction.pages,
+        "textLength": len(extraction.text),
+        "cnjs": list(entities.cnjs),
+        "dates": [d.isoformat() for d in entities.dates],
+        "amounts": [str(a) for a in entities.amounts],
+        "partyCount": len(entities.parties),
+        "aiCached": outcome.cached,
+        "mode": outcome.mode,
+        "model": outcome.model,
         "processingMs": processing_ms,
     }
 

@@ -68,8 +68,9 @@ def email_provider(env: Mapping[str, str]) -> str | None:
     chosen = _get(env, "EMAIL_PROVIDER").lower()
     if chosen:
         if chosen not in EMAIL_PROVIDERS:
-            raise ConfigError(f"EMAIL_PROVIDER must be one of {', '.join(EMAIL_PROVIDERS)}, "
-                              f"not {chosen!r}")
+            raise ConfigError(
+                f"EMAIL_PROVIDER must be one of {', '.join(EMAIL_PROVIDERS)}, not {chosen!r}"
+            )
         return chosen
     if _get(env, "RESEND_API_KEY"):
         return "resend"
@@ -88,12 +89,17 @@ def email_sender_from_env(env: Mapping[str, str]) -> EmailSender | None:
     sender = _get(env, "EMAIL_FROM") or DEFAULT_FROM
     if provider == "resend":
         key = _get(env, "RESEND_API_KEY") or _get(env, "SMTP_PASSWORD")
-        return ResendSender(_require(key, "RESEND_API_KEY (or SMTP_PASSWORD)"), sender=sender,
-                            base_url=_get(env, "RESEND_BASE_URL") or RESEND_URL)
+        return ResendSender(
+            _require(key, "RESEND_API_KEY (or SMTP_PASSWORD)"),
+            sender=sender,
+            base_url=_get(env, "RESEND_BASE_URL") or RESEND_URL,
+        )
     if provider == "sendgrid":
-        return SendGridSender(_require(_get(env, "SENDGRID_API_KEY"), "SENDGRID_API_KEY"),
-                              sender=sender,
-                              base_url=_get(env, "SENDGRID_BASE_URL") or SENDGRID_URL)
+        return SendGridSender(
+            _require(_get(env, "SENDGRID_API_KEY"), "SENDGRID_API_KEY"),
+            sender=sender,
+            base_url=_get(env, "SENDGRID_BASE_URL") or SENDGRID_URL,
+        )
     if provider == "smtp":
         return _smtp(env, sender)
     return None
@@ -105,9 +111,14 @@ def _smtp(env: Mapping[str, str], sender: str) -> SmtpSender:
     if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
         raise ConfigError(f"SMTP_PORT must be a port number, not {raw_port!r}")
     port = int(raw_port)
-    return SmtpSender(host, port, sender=sender, username=_get(env, "SMTP_USER") or None,
-                      password=_get(env, "SMTP_PASSWORD") or None,
-                      tls=smtp_tls(_get(env, "SMTP_TLS"), port))
+    return SmtpSender(
+        host,
+        port,
+        sender=sender,
+        username=_get(env, "SMTP_USER") or None,
+        password=_get(env, "SMTP_PASSWORD") or None,
+        tls=smtp_tls(_get(env, "SMTP_TLS"), port),
+    )
 
 
 def smtp_tls(value: str, port: int) -> SmtpTls:
@@ -132,9 +143,11 @@ def whatsapp_from_env(env: Mapping[str, str]) -> WhatsAppClient | None:
     if not token and not phone_id:
         return None
     return WhatsAppClient(
-        _require(token, "WHATSAPP_TOKEN"), _require(phone_id, "WHATSAPP_PHONE_NUMBER_ID"),
+        _require(token, "WHATSAPP_TOKEN"),
+        _require(phone_id, "WHATSAPP_PHONE_NUMBER_ID"),
         api_version=_get(env, "WHATSAPP_API_VERSION") or DEFAULT_API_VERSION,
-        base_url=_get(env, "WHATSAPP_BASE_URL") or GRAPH_URL)
+        base_url=_get(env, "WHATSAPP_BASE_URL") or GRAPH_URL,
+    )
 
 
 def _get(env: Mapping[str, str], name: str) -> str:

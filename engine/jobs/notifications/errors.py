@@ -58,8 +58,14 @@ class RetryableNotificationError(NotificationError):
 
     title = "Notification will be retried"
 
-    def __init__(self, message: str, *, provider: str = "", code: str = "",
-                 retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        code: str = "",
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message, provider=provider, code=code)
         self.retry_after_s = retry_after_s
 

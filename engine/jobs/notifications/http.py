@@ -48,9 +48,15 @@ def new_client(timeout_s: float = DEFAULT_TIMEOUT_S) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout_s)
 
 
-async def post(http: httpx.AsyncClient, provider: str, url: str, *,
-               recipients: Iterable[str] = (), on_error: ErrorMapper | None = None,
-               **kwargs: Any) -> httpx.Response:
+async def post(
+    http: httpx.AsyncClient,
+    provider: str,
+    url: str,
+    *,
+    recipients: Iterable[str] = (),
+    on_error: ErrorMapper | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
     """POST and return a 2xx response.
 
     Args:
@@ -68,25 +74,32 @@ async def post(http: httpx.AsyncClient, provider: str, url: str, *,
     try:
         response = await http.post(url, **kwargs)
     except httpx.TimeoutException as exc:
-        raise RetryableNotificationError(f"{provider}: request timed out ({type(exc).__name__})",
-                                         provider=provider, code="timeout") from exc
+        raise RetryableNotificationError(
+            f"{provider}: request timed out ({type(exc).__name__})",
+            provider=provider,
+            code="timeout",
+        ) from exc
     except httpx.HTTPError as exc:  # connection, protocol, decoding trouble
         raise RetryableNotificationError(
             f"{provider}: connection failed ({type(exc).__name__}: {clean(str(exc), who)})",
-            provider=provider, code="transport") from exc
+            provider=provider,
+            code="transport",
+        ) from exc
     if response.is_success:
         return response
     raise (on_error or http_error)(provider, response, who)
 
 
-def http_error(provider: str, response: httpx.Response,
-               recipients: tuple[str, ...]) -> NotificationError:
+def http_error(
+    provider: str, response: httpx.Response, recipients: tuple[str, ...]
+) -> NotificationError:
     """The error for a non-2xx answer of Resend or SendGrid (by status)."""
     return status_error(provider, response, detail(response), recipients)
 
 
-def status_error(provider: str, response: httpx.Response, message: str,
-                 recipients: Iterable[str] = ()) -> NotificationError:
+def status_error(
+    provider: str, response: httpx.Response, message: str, recipients: Iterable[str] = ()
+) -> NotificationError:
     """The error for a non-2xx answer, by HTTP status alone."""
     status = response.status_code
     text = f"{provider} HTTP {status}: {clean(message, recipients)}"
@@ -97,8 +110,9 @@ def status_error(provider: str, response: httpx.Response, message: str,
     return PermanentNotificationError(text, provider=provider, code=str(status))
 
 
-def retryable(provider: str, code: str, text: str,
-              response: httpx.Response) -> RetryableNotificationError:
+def retryable(
+    provider: str, code: str, text: str, response: httpx.Response
+) -> RetryableNotificationError:
     """A retryable error carrying the answer's ``Retry-After`` (seconds), if any."""
     after = parse_retry_after(response.headers.get("retry-after"), time.time())
     if after is not None:

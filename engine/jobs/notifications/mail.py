@@ -107,8 +107,9 @@ class SmtpSender:
         try:
             message = self.build(email)
         except (ValueError, TypeError) as exc:  # e.g. a line break in a header
-            raise InvalidNotificationError(f"smtp: cannot build the message: {exc}",
-                                           provider="smtp") from exc
+            raise InvalidNotificationError(
+                f"smtp: cannot build the message: {exc}", provider="smtp"
+            ) from exc
         try:
             await asyncio.to_thread(self._deliver, message)
         except (smtplib.SMTPException, OSError) as exc:
@@ -122,23 +123,27 @@ class SmtpSender:
         message["To"] = email.to
         message["Subject"] = email.subject
         message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = message_id_for(email.idempotency_key or email.to + email.subject,
-                                               self.sender)
+        message["Message-ID"] = message_id_for(
+            email.idempotency_key or email.to + email.subject, self.sender
+        )
         message.set_content(email.text or "Veja a versão HTML desta mensagem.")
         if email.html:
             message.add_alternative(email.html, subtype="html")
         for item in email.attachments:
             maintype, _, subtype = item.content_type.partition("/")
-            message.add_attachment(item.content, maintype=maintype or "application",
-                                   subtype=subtype or "octet-stream", filename=item.filename)
+            message.add_attachment(
+                item.content,
+                maintype=maintype or "application",
+                subtype=subtype or "octet-stream",
+                filename=item.filename,
+            )
         return message
 
     def _deliver(self, message: EmailMessage) -> None:
         context = self.ssl_context or ssl.create_default_context()
         client: smtplib.SMTP
         if self.tls == "ssl":
-            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s,
-                                      context=context)
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=context)
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
         with client:
@@ -156,8 +161,11 @@ def smtp_error(exc: BaseException, recipient: str) -> NotificationError:
     """Map an ``smtplib``/socket failure: 4xx and network trouble retry, 5xx are permanent,
     authentication and sender refusals are configuration errors."""
     if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
-        return NotificationConfigError(f"smtp: {_smtp_text(exc, recipient)}", provider="smtp",
-                                       code=str(getattr(exc, "smtp_code", "")))
+        return NotificationConfigError(
+            f"smtp: {_smtp_text(exc, recipient)}",
+            provider="smtp",
+            code=str(getattr(exc, "smtp_code", "")),
+        )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         code = codes[0] if codes else 550
@@ -166,12 +174,16 @@ def smtp_error(exc: BaseException, recipient: str) -> NotificationError:
             return PermanentNotificationError(text, provider="smtp", code=str(code))
         return RetryableNotificationError(text, provider="smtp", code=str(code))
     if isinstance(exc, smtplib.SMTPSenderRefused):
-        return NotificationConfigError(f"smtp: sender refused ({exc.smtp_code})",
-                                       provider="smtp", code=str(exc.smtp_code))
+        return NotificationConfigError(
+            f"smtp: sender refused ({exc.smtp_code})", provider="smtp", code=str(exc.smtp_code)
+        )
     code = getattr(exc, "smtp_code", 0)
     text = f"smtp: {_smtp_text(exc, recipient)}"
-    if isinstance(exc, smtplib.SMTPResponseException) and 500 <= code < 600 and not isinstance(
-            exc, smtplib.SMTPConnectError):
+    if (
+        isinstance(exc, smtplib.SMTPResponseException)
+        and 500 <= code < 600
+        and not isinstance(exc, smtplib.SMTPConnectError)
+    ):
         return PermanentNotificationError(text, provider="smtp", code=str(code))
     return RetryableNotificationError(text, provider="smtp", code=str(code or "network"))
 
@@ -200,9 +212,15 @@ class ResendSender:
 
     provider = "resend"
 
-    def __init__(self, api_key: str, *, sender: str = DEFAULT_FROM, base_url: str = RESEND_URL,
-                 http: httpx.AsyncClient | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        sender: str = DEFAULT_FROM,
+        base_url: str = RESEND_URL,
+        http: httpx.AsyncClient | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         self._key = api_key
         self.sender = sender
         self.base_url = base_url.rstrip("/")
@@ -220,8 +238,9 @@ class ResendSender:
         if email.text:
             out["text"] = email.text
         if email.attachments:
-            out["attachments"] = [{"filename": a.filename, "content": _b64(a.content)}
-                                   for a in email.attachments]
+            out["attachments"] = [
+                {"filename": a.filename, "content": _b64(a.content)} for a in email.attachments
+            ]
         return out
 
     async def send(self, email: Email) -> str:
@@ -229,8 +248,14 @@ class ResendSender:
         headers = {"Authorization": f"Bearer {self._key}"}
         if email.idempotency_key:
             headers["Idempotency-Key"] = email.idempotency_key[:256]
-        response = await post(self.http, self.provider, f"{self.base_url}/emails",
-                              recipients=[email.to], json=self.payload(email), headers=headers)
+        response = await post(
+            self.http,
+            self.provider,
+            f"{self.base_url}/emails",
+            recipients=[email.to],
+            json=self.payload(email),
+            headers=headers,
+        )
         data = body(response)  # accepted even if the answer is unreadable: never resend
         return str(data.get("id", "")) if isinstance(data, dict) else ""
 
@@ -255,9 +280,15 @@ class SendGridSender:
 
     provider = "sendgrid"
 
-    def __init__(self, api_key: str, *, sender: str = DEFAULT_FROM,
-                 base_url: str = SENDGRID_URL, http: httpx.AsyncClient | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        sender: str = DEFAULT_FROM,
+        base_url: str = SENDGRID_URL,
+        http: httpx.AsyncClient | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         self._key = api_key
         self.sender = sender
         self.base_url = base_url.rstrip("/")
@@ -278,18 +309,32 @@ class SendGridSender:
             content.append({"type": "text/html", "value": email.html})
         out: dict[str, Any] = {
             "personalizations": [{"to": [{"email": email.to}]}],
-            "from": sender, "subject": email.subject, "content": content}
+            "from": sender,
+            "subject": email.subject,
+            "content": content,
+        }
         if email.attachments:
             out["attachments"] = [
-                {"content": _b64(a.content), "filename": a.filename, "type": a.content_type,
-                 "disposition": "attachment"} for a in email.attachments]
+                {
+                    "content": _b64(a.content),
+                    "filename": a.filename,
+                    "type": a.content_type,
+                    "disposition": "attachment",
+                }
+                for a in email.attachments
+            ]
         return out
 
     async def send(self, email: Email) -> str:
         """Send; returns the ``X-Message-Id`` header ("" if absent)."""
-        response = await post(self.http, self.provider, f"{self.base_url}/v3/mail/send",
-                              recipients=[email.to], json=self.payload(email),
-                              headers={"Authorization": f"Bearer {self._key}"})
+        response = await post(
+            self.http,
+            self.provider,
+            f"{self.base_url}/v3/mail/send",
+            recipients=[email.to],
+            json=self.payload(email),
+            headers={"Authorization": f"Bearer {self._key}"},
+        )
         return str(response.headers.get("x-message-id", ""))
 
     async def aclose(self) -> None:

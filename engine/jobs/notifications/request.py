@@ -82,15 +82,21 @@ class NotificationRequest:
     def summary(self) -> dict[str, Any]:
         """What is stored in the notification row's ``payload`` (no bodies, no file bytes)."""
         out: dict[str, Any] = {
-            "type": self.kind, "recipients": len(self.recipients),
-            "attachments": [{"filename": a.filename, "contentType": a.content_type,
-                             "size": len(a.content)} for a in self.attachments]}
+            "type": self.kind,
+            "recipients": len(self.recipients),
+            "attachments": [
+                {"filename": a.filename, "contentType": a.content_type, "size": len(a.content)}
+                for a in self.attachments
+            ],
+        }
         if self.channel is Channel.WHATSAPP:
             out["withinWindow"] = self.within_window
             if self.template is not None:
-                out["template"] = {"name": self.template.name,
-                                   "language": self.template.language,
-                                   "params": list(self.template.params)}
+                out["template"] = {
+                    "name": self.template.name,
+                    "language": self.template.language,
+                    "params": list(self.template.params),
+                }
         return out
 
 
@@ -117,20 +123,24 @@ def parse_request(data: Any, job_id: str) -> NotificationRequest:
     flat = unwrap(data)
     kind = _required_str(flat, "type")
     if kind not in KINDS:
-        raise InvalidNotificationError(f"unknown notification type {kind!r}; expected one of "
-                                       f"{', '.join(KINDS)}")
+        raise InvalidNotificationError(
+            f"unknown notification type {kind!r}; expected one of {', '.join(KINDS)}"
+        )
     channel = KINDS[kind]
     key = flat.get("idempotencyKey")
     request = NotificationRequest(
-        kind=kind, channel=channel, workspace_id=_required_str(flat, "workspaceId"),
+        kind=kind,
+        channel=channel,
+        workspace_id=_required_str(flat, "workspaceId"),
         recipients=_recipients(flat, channel),
-        idempotency_key=key.strip() if isinstance(key, str) and key.strip()
-        else f"notif:{job_id}",
+        idempotency_key=key.strip() if isinstance(key, str) and key.strip() else f"notif:{job_id}",
         subject=" ".join(_optional_str(flat, "subject").split()),  # one line: no injection
         html=_optional_str(flat, "html"),
-        text=_optional_str(flat, "text"), attachments=_attachments(flat),
+        text=_optional_str(flat, "text"),
+        attachments=_attachments(flat),
         template=_template(flat.get("template")),
-        within_window=flat.get("withinWindow") is True)
+        within_window=flat.get("withinWindow") is True,
+    )
     _check_content(request)
     return request
 
@@ -147,9 +157,13 @@ def _check_content(request: NotificationRequest) -> None:
     if not request.within_window and request.template is None:
         raise InvalidNotificationError(
             "outside the 24 h customer-service window WhatsApp only delivers approved "
-            "templates: give data.template (or withinWindow: true)")
-    if request.within_window and request.kind == "whatsapp-alert" and not (
-            request.text or request.template):
+            "templates: give data.template (or withinWindow: true)"
+        )
+    if (
+        request.within_window
+        and request.kind == "whatsapp-alert"
+        and not (request.text or request.template)
+    ):
         raise InvalidNotificationError("a whatsapp-alert needs text (or a template)")
 
 
@@ -174,8 +188,7 @@ def _recipients(data: dict[str, Any], channel: Channel) -> tuple[str, ...]:
     if raw is None and channel is Channel.WHATSAPP:
         raw = data.get("phone")
     values = [raw] if isinstance(raw, str) else raw
-    if not isinstance(values, list) or not values or not all(
-            isinstance(v, str) for v in values):
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise InvalidNotificationError("to must be a recipient or a non-empty list of them")
     normalise = normalise_email if channel is Channel.EMAIL else normalise_phone
     unique = dict.fromkeys(normalise(v) for v in values if v.strip())
@@ -237,7 +250,8 @@ def _attachments(data: dict[str, Any]) -> tuple[Attachment, ...]:
     loaded = tuple(_attachment(a) for a in raw)
     if sum(len(a.content) for a in loaded) > MAX_ATTACHMENT_BYTES:
         raise InvalidNotificationError(
-            f"attachments exceed {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB in all")
+            f"attachments exceed {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB in all"
+        )
     return loaded
 
 
@@ -268,7 +282,8 @@ def _read_file(path: str) -> bytes:
         return file.read_bytes()
     except OSError as exc:
         raise InvalidNotificationError(
-            f"attachment unreadable: {path} ({exc.strerror or exc})") from exc
+            f"attachment unreadable: {path} ({exc.strerror or exc})"
+        ) from exc
 
 
 def _decode(encoded: str) -> bytes:

@@ -80,16 +80,17 @@ class NotificationStore:
 
     def _start(self, draft: Draft) -> Attempt:
         with self.sessions.begin() as session:
-            row = session.scalars(select(Notification).where(
-                Notification.idempotency_key == draft.idempotency_key)
-                .with_for_update()).one_or_none()
+            row = session.scalars(
+                select(Notification)
+                .where(Notification.idempotency_key == draft.idempotency_key)
+                .with_for_update()
+            ).one_or_none()
             if row is None:
                 row = _new_row(draft)
                 session.add(row)
                 session.flush()
             elif row.workspace_id != draft.workspace_id:
-                raise InvalidNotificationError(
-                    "idempotency key already used by another workspace")
+                raise InvalidNotificationError("idempotency key already used by another workspace")
             if row.status == NotificationStatus.SENT:
                 return Attempt(row.id, row.attempts, True, row.provider_message_id)
             row.attempts += 1
@@ -116,8 +117,13 @@ class NotificationStore:
 
 def _new_row(draft: Draft) -> Notification:
     return Notification(
-        workspace_id=draft.workspace_id, channel=draft.channel, recipient=draft.recipient[:320],
+        workspace_id=draft.workspace_id,
+        channel=draft.channel,
+        recipient=draft.recipient[:320],
         template=draft.template[:100],
         subject=draft.subject[:MAX_SUBJECT_CHARS] if draft.subject else None,
-        payload=draft.payload, status=NotificationStatus.PENDING, attempts=0,
-        idempotency_key=draft.idempotency_key)
+        payload=draft.payload,
+        status=NotificationStatus.PENDING,
+        attempts=0,
+        idempotency_key=draft.idempotency_key,
+    )

@@ -75,10 +75,16 @@ class WhatsAppClient:
 
     provider = "whatsapp"
 
-    def __init__(self, token: str, phone_number_id: str, *,
-                 api_version: str = DEFAULT_API_VERSION, base_url: str = GRAPH_URL,
-                 http: httpx.AsyncClient | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        token: str,
+        phone_number_id: str,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        base_url: str = GRAPH_URL,
+        http: httpx.AsyncClient | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         self._token = token
         self.phone_number_id = phone_number_id
         self.api_version = api_version.strip("/")
@@ -87,8 +93,10 @@ class WhatsAppClient:
         self.http = http or new_client(timeout_s)
 
     def __repr__(self) -> str:
-        return (f"WhatsAppClient(base_url={self.base_url!r}, api_version={self.api_version!r}, "
-                f"phone_number_id={self.phone_number_id!r})")
+        return (
+            f"WhatsAppClient(base_url={self.base_url!r}, api_version={self.api_version!r}, "
+            f"phone_number_id={self.phone_number_id!r})"
+        )
 
     @property
     def _endpoint(self) -> str:
@@ -96,8 +104,9 @@ class WhatsAppClient:
 
     async def send_text(self, to: str, text: str) -> str:
         """A free-form text (inside the 24 h window); returns the ``wamid``."""
-        return await self._message(to, "text", {
-            "preview_url": False, "body": text[:MAX_TEXT_CHARS]})
+        return await self._message(
+            to, "text", {"preview_url": False, "body": text[:MAX_TEXT_CHARS]}
+        )
 
     async def send_document(self, to: str, document: Document, caption: str = "") -> str:
         """A document message (inside the 24 h window); returns the ``wamid``."""
@@ -106,8 +115,9 @@ class WhatsAppClient:
             payload["caption"] = caption[:MAX_CAPTION_CHARS]
         return await self._message(to, "document", payload)
 
-    async def send_template(self, to: str, template: WhatsAppTemplate,
-                            document: Document | None = None) -> str:
+    async def send_template(
+        self, to: str, template: WhatsAppTemplate, document: Document | None = None
+    ) -> str:
         """An approved template, with the body parameters in order and, for a report, the
         document as header parameter; returns the ``wamid``."""
         return await self._message(to, "template", template_payload(template, document))
@@ -115,19 +125,27 @@ class WhatsAppClient:
     async def upload(self, attachment: Attachment) -> Document:
         """Upload a file to ``/media``; returns its media id."""
         response = await self._post(
-            f"{self._endpoint}/media", (),
+            f"{self._endpoint}/media",
+            (),
             data={"messaging_product": "whatsapp", "type": attachment.content_type},
-            files={"file": (attachment.filename, attachment.content, attachment.content_type)})
+            files={"file": (attachment.filename, attachment.content, attachment.content_type)},
+        )
         data = body(response)
         media_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(media_id, str) or not media_id:
-            raise RetryableNotificationError("whatsapp: media upload returned no id",
-                                             provider=self.provider, code="media")
+            raise RetryableNotificationError(
+                "whatsapp: media upload returned no id", provider=self.provider, code="media"
+            )
         return Document(media_id, attachment.filename)
 
     async def _message(self, to: str, kind: str, content: dict[str, Any]) -> str:
-        payload = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                   "to": wa_number(to), "type": kind, kind: content}
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": wa_number(to),
+            "type": kind,
+            kind: content,
+        }
         response = await self._post(f"{self._endpoint}/messages", (to,), json=payload)
         data = body(response)
         messages = data.get("messages") if isinstance(data, dict) else None
@@ -137,8 +155,15 @@ class WhatsAppClient:
 
     async def _post(self, url: str, recipients: tuple[str, ...], **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token}"}
-        return await post(self.http, self.provider, url, recipients=recipients,
-                          headers=headers, on_error=classify, **kwargs)
+        return await post(
+            self.http,
+            self.provider,
+            url,
+            recipients=recipients,
+            headers=headers,
+            on_error=classify,
+            **kwargs,
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client if this client created it."""
@@ -155,20 +180,30 @@ def template_payload(template: WhatsAppTemplate, document: Document | None) -> d
     """The ``template`` object: name, language and components (header, then body)."""
     components: list[dict[str, Any]] = []
     if document is not None:
-        components.append({"type": "header", "parameters": [{
-            "type": "document",
-            "document": {"id": document.media_id, "filename": document.filename}}]})
+        components.append(
+            {
+                "type": "header",
+                "parameters": [
+                    {
+                        "type": "document",
+                        "document": {"id": document.media_id, "filename": document.filename},
+                    }
+                ],
+            }
+        )
     if template.params:
-        components.append({"type": "body", "parameters": [
-            {"type": "text", "text": p} for p in template.params]})
+        components.append(
+            {"type": "body", "parameters": [{"type": "text", "text": p} for p in template.params]}
+        )
     payload: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}
     if components:
         payload["components"] = components
     return payload
 
 
-def classify(provider: str, response: httpx.Response,
-             recipients: tuple[str, ...] = ()) -> NotificationError:
+def classify(
+    provider: str, response: httpx.Response, recipients: tuple[str, ...] = ()
+) -> NotificationError:
     """The error for a failed Graph answer, by ``error.code`` first (131056 may come back
     as HTTP 400 yet is a rate limit), then by HTTP status."""
     error = body(response)
@@ -177,7 +212,8 @@ def classify(provider: str, response: httpx.Response,
         return status_error(provider, response, _message_of(error, response), recipients)
     code: int = error["code"]
     text = f"whatsapp error {code} (HTTP {response.status_code}): " + clean(
-        _message_of(error, response), recipients)
+        _message_of(error, response), recipients
+    )
     if code in RETRYABLE_CODES:
         return retryable("whatsapp", str(code), text, response)
     if code in CONFIG_CODES or response.status_code in (401, 403):

@@ -79,8 +79,11 @@ class Delivery:
 
     def to_json(self) -> dict[str, Any]:
         """The delivery in the job's result (recipient masked)."""
-        out: dict[str, Any] = {"recipient": mask_recipient(self.recipient),
-                               "status": self.status, "attempts": self.attempts}
+        out: dict[str, Any] = {
+            "recipient": mask_recipient(self.recipient),
+            "status": self.status,
+            "attempts": self.attempts,
+        }
         if self.provider_message_id:
             out["providerMessageId"] = self.provider_message_id
         if self.already_sent:
@@ -102,9 +105,15 @@ class NotificationWorker:
             instead of returning a failed result (needs an engine that fails it at once).
     """
 
-    def __init__(self, sessions: sessionmaker[Session], *, email: EmailSender | None,
-                 whatsapp: WhatsAppClient | None, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-                 raise_permanent: bool = False) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        email: EmailSender | None,
+        whatsapp: WhatsAppClient | None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        raise_permanent: bool = False,
+    ) -> None:
         self.store = NotificationStore(sessions)
         self.email = email
         self.whatsapp = whatsapp
@@ -120,33 +129,50 @@ class NotificationWorker:
             return self._invalid(job, log, exc)
         self._check_channel(request)
         media: dict[str, Document] = {}
-        deliveries = [await self._deliver(job, log, request, recipient, media)
-                      for recipient in request.recipients]
+        deliveries = [
+            await self._deliver(job, log, request, recipient, media)
+            for recipient in request.recipients
+        ]
         result = _result(request, deliveries)
         if self.raise_permanent and result["permanent"]:
             raise PermanentNotificationError(
-                f"{request.kind}: {result['failed']} delivery(ies) failed permanently")
+                f"{request.kind}: {result['failed']} delivery(ies) failed permanently"
+            )
         return result
 
-    def _invalid(self, job: JobContext, log: logging.Logger,
-                 exc: InvalidNotificationError) -> dict[str, Any]:
+    def _invalid(
+        self, job: JobContext, log: logging.Logger, exc: InvalidNotificationError
+    ) -> dict[str, Any]:
         kind = _kind_of(job.data)
         log.error("job %s (%s): invalid notification, not sent: %s", job.id, kind, exc)
         job.log(f"invalid notification: {exc}")
         if self.raise_permanent:
             raise exc
-        return {"status": "failed", "permanent": True, "type": kind, "error": str(exc),
-                "sent": 0, "failed": 0, "deliveries": []}
+        return {
+            "status": "failed",
+            "permanent": True,
+            "type": kind,
+            "error": str(exc),
+            "sent": 0,
+            "failed": 0,
+            "deliveries": [],
+        }
 
     def _check_channel(self, request: NotificationRequest) -> None:
         configured = self.email if request.channel is Channel.EMAIL else self.whatsapp
         if configured is None:
             raise NotificationConfigError(
-                f"{request.kind}: the {request.channel.value} channel is not configured")
+                f"{request.kind}: the {request.channel.value} channel is not configured"
+            )
 
-    async def _deliver(self, job: JobContext, log: logging.Logger,
-                       request: NotificationRequest, recipient: str,
-                       media: dict[str, Document]) -> Delivery:
+    async def _deliver(
+        self,
+        job: JobContext,
+        log: logging.Logger,
+        request: NotificationRequest,
+        recipient: str,
+        media: dict[str, Document],
+    ) -> Delivery:
         who = mask_recipient(recipient)
         try:
             attempt = await asyncio.to_thread(self.store.start, _draft(request, recipient))
@@ -154,32 +180,50 @@ class NotificationWorker:
             log.error("job %s: %s to %s not recorded: %s", job.id, request.kind, who, exc)
             return Delivery(recipient, "failed", error=str(exc))
         if attempt.already_sent:
-            log.info("job %s: %s to %s already sent (%s); not sending again", job.id,
-                     request.kind, who, attempt.provider_message_id or "no id")
-            return Delivery(recipient, "sent", attempt.attempts, attempt.provider_message_id,
-                            already_sent=True)
+            log.info(
+                "job %s: %s to %s already sent (%s); not sending again",
+                job.id,
+                request.kind,
+                who,
+                attempt.provider_message_id or "no id",
+            )
+            return Delivery(
+                recipient, "sent", attempt.attempts, attempt.provider_message_id, already_sent=True
+            )
         return await self._attempt(job, log, request, recipient, attempt, media)
 
-    async def _attempt(self, job: JobContext, log: logging.Logger,
-                       request: NotificationRequest, recipient: str, attempt: Attempt,
-                       media: dict[str, Document]) -> Delivery:
+    async def _attempt(
+        self,
+        job: JobContext,
+        log: logging.Logger,
+        request: NotificationRequest,
+        recipient: str,
+        attempt: Attempt,
+        media: dict[str, Document],
+    ) -> Delivery:
         who = mask_recipient(recipient)
         try:
             message_id = await self._send(request, recipient, media)
         except PermanentNotificationError as exc:
             error = mask_in_text(str(exc), [recipient])
             await asyncio.to_thread(self.store.mark_failed, attempt.id, error, final=True)
-            log.warning("job %s: %s to %s failed permanently: %s", job.id, request.kind, who,
-                        error)
+            log.warning("job %s: %s to %s failed permanently: %s", job.id, request.kind, who, error)
             job.log(f"{who}: failed permanently: {error}")
             return Delivery(recipient, "failed", attempt.attempts, error=error)
         except Exception as exc:
             final = job.attempt >= self.max_attempts
             error = mask_in_text(f"{type(exc).__name__}: {exc}", [recipient])
             await asyncio.to_thread(self.store.mark_failed, attempt.id, error, final=final)
-            log.warning("job %s: %s to %s failed (attempt %d/%d%s): %s", job.id, request.kind,
-                        who, job.attempt, self.max_attempts, ", giving up" if final else "",
-                        error)
+            log.warning(
+                "job %s: %s to %s failed (attempt %d/%d%s): %s",
+                job.id,
+                request.kind,
+                who,
+                job.attempt,
+                self.max_attempts,
+                ", giving up" if final else "",
+                error,
+            )
             job.log(f"{who}: attempt {job.attempt} failed: {error}")
             raise
         await asyncio.to_thread(self.store.mark_sent, attempt.id, message_id)
@@ -187,8 +231,9 @@ class NotificationWorker:
         job.log(f"{who}: sent ({message_id or 'no id'})")
         return Delivery(recipient, "sent", attempt.attempts, message_id or None)
 
-    async def _send(self, request: NotificationRequest, recipient: str,
-                    media: dict[str, Document]) -> str:
+    async def _send(
+        self, request: NotificationRequest, recipient: str, media: dict[str, Document]
+    ) -> str:
         if request.channel is Channel.EMAIL:
             return await self._send_email(request, recipient)
         return await self._send_whatsapp(request, recipient, media)
@@ -197,14 +242,22 @@ class NotificationWorker:
         if not is_valid_email(recipient):
             raise InvalidNotificationError("invalid email address")
         assert self.email is not None  # checked by _check_channel
-        return await self.email.send(Email(
-            to=recipient, subject=request.subject, html=request.html, text=request.text,
-            attachments=request.attachments,
-            idempotency_key=delivery_key(request.idempotency_key, recipient,
-                                         len(request.recipients))))
+        return await self.email.send(
+            Email(
+                to=recipient,
+                subject=request.subject,
+                html=request.html,
+                text=request.text,
+                attachments=request.attachments,
+                idempotency_key=delivery_key(
+                    request.idempotency_key, recipient, len(request.recipients)
+                ),
+            )
+        )
 
-    async def _send_whatsapp(self, request: NotificationRequest, recipient: str,
-                             media: dict[str, Document]) -> str:
+    async def _send_whatsapp(
+        self, request: NotificationRequest, recipient: str, media: dict[str, Document]
+    ) -> str:
         if not is_valid_phone(recipient):
             raise InvalidNotificationError("invalid phone number (E.164 expected)")
         client = self.whatsapp
@@ -230,24 +283,35 @@ def delivery_key(key: str, recipient: str, recipients: int) -> str:
     if len(full) <= MAX_KEY_CHARS:
         return full
     digest = hashlib.sha256(full.encode()).hexdigest()
-    return f"{full[:MAX_KEY_CHARS - len(digest) - 1]}#{digest}"
+    return f"{full[: MAX_KEY_CHARS - len(digest) - 1]}#{digest}"
 
 
 def _draft(request: NotificationRequest, recipient: str) -> Draft:
     return Draft(
-        idempotency_key=delivery_key(request.idempotency_key, recipient,
-                                     len(request.recipients)),
-        workspace_id=request.workspace_id, channel=request.channel, recipient=recipient,
-        template=request.kind, subject=request.subject or None, payload=request.summary())
+        idempotency_key=delivery_key(request.idempotency_key, recipient, len(request.recipients)),
+        workspace_id=request.workspace_id,
+        channel=request.channel,
+        recipient=recipient,
+        template=request.kind,
+        subject=request.subject or None,
+        payload=request.summary(),
+    )
 
 
 def _result(request: NotificationRequest, deliveries: list[Delivery]) -> dict[str, Any]:
     sent = sum(d.status == "sent" for d in deliveries)
     failed = len(deliveries) - sent
     status = "sent" if not failed else "failed" if not sent else "partial"
-    return {"status": status, "permanent": bool(failed), "type": request.kind,
-            "channel": request.channel.value, "idempotencyKey": request.idempotency_key,
-            "sent": sent, "failed": failed, "deliveries": [d.to_json() for d in deliveries]}
+    return {
+        "status": status,
+        "permanent": bool(failed),
+        "type": request.kind,
+        "channel": request.channel.value,
+        "idempotencyKey": request.idempotency_key,
+        "sent": sent,
+        "failed": failed,
+        "deliveries": [d.to_json() for d in deliveries],
+    }
 
 
 def _kind_of(data: Any) -> str:

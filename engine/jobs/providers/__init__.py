@@ -49,8 +49,13 @@ __all__ = [
 ]
 
 
-def providers_from_env(env: Mapping[str, str], *, redis: Redis | None = None,
-                       prefix: str = DEFAULT_PREFIX, **options: Any) -> list[LawsuitProvider]:
+def providers_from_env(
+    env: Mapping[str, str],
+    *,
+    redis: Redis | None = None,
+    prefix: str = DEFAULT_PREFIX,
+    **options: Any,
+) -> list[LawsuitProvider]:
     """The real providers configured in ``env``, Judit first: [] when none is.
 
     Judit needs ``JUDIT_API_KEY``; Codilo needs ``CODILO_CLIENT_ID`` and
@@ -60,11 +65,11 @@ def providers_from_env(env: Mapping[str, str], *, redis: Redis | None = None,
     """
     found: list[LawsuitProvider] = []
     if env.get("JUDIT_API_KEY", "").strip():
-        found.append(JuditClient.from_env(env, limiter=_limiter(redis, "judit", prefix),
-                                          **options))
+        found.append(JuditClient.from_env(env, limiter=_limiter(redis, "judit", prefix), **options))
     if env.get("CODILO_CLIENT_ID", "").strip() and env.get("CODILO_CLIENT_SECRET", "").strip():
-        found.append(CodiloClient.from_env(env, limiter=_limiter(redis, "codilo", prefix),
-                                           **options))
+        found.append(
+            CodiloClient.from_env(env, limiter=_limiter(redis, "codilo", prefix), **options)
+        )
     return found
 
 

@@ -60,22 +60,64 @@ PENDING = frozenset({"", "pending", "processing", "running", "queued", "waiting"
 DONE = frozenset({"success", "done", "completed", "finished", "warning"})
 
 COVER_LABELS: dict[str, str] = {
-    "classe": "class", "classe judicial": "class", "classe processual": "class",
-    "assunto": "subject", "assuntos": "subject", "assunto principal": "subject",
-    "juiz": "judge", "juiz(a)": "judge", "magistrado": "judge", "relator": "judge",
-    "distribuicao": "distribution_date", "data de distribuicao": "distribution_date",
-    "data da distribuicao": "distribution_date", "status": "status", "situacao": "status",
-    "area": "area", "valor da acao": "amount", "valor da causa": "amount", "fase": "phase",
-    "comarca": "county", "foro": "county", "cidade": "city", "municipio": "city",
-    "uf": "state", "estado": "state", "serventia": "court_name", "vara": "court_name",
+    "classe": "class",
+    "classe judicial": "class",
+    "classe processual": "class",
+    "assunto": "subject",
+    "assuntos": "subject",
+    "assunto principal": "subject",
+    "juiz": "judge",
+    "juiz(a)": "judge",
+    "magistrado": "judge",
+    "relator": "judge",
+    "distribuicao": "distribution_date",
+    "data de distribuicao": "distribution_date",
+    "data da distribuicao": "distribution_date",
+    "status": "status",
+    "situacao": "status",
+    "area": "area",
+    "valor da acao": "amount",
+    "valor da causa": "amount",
+    "fase": "phase",
+    "comarca": "county",
+    "foro": "county",
+    "cidade": "city",
+    "municipio": "city",
+    "uf": "state",
+    "estado": "state",
+    "serventia": "court_name",
+    "vara": "court_name",
     "orgao julgador": "court_name",
 }
 """Folded Codilo cover labels → ``Lawsuit.cover`` keys; other labels are kept as given."""
 
-_ACTIVE = ("ativ", "activ", "autor", "requerente", "reqte", "exequente", "apelante", "impetrante",
-           "reclamante", "agravante", "embargante", "recorrente")
-_PASSIVE = ("passiv", "reu", "requerid", "reqd", "executad", "apelad", "impetrad",
-            "reclamad", "agravad", "embargad", "recorrid")
+_ACTIVE = (
+    "ativ",
+    "activ",
+    "autor",
+    "requerente",
+    "reqte",
+    "exequente",
+    "apelante",
+    "impetrante",
+    "reclamante",
+    "agravante",
+    "embargante",
+    "recorrente",
+)
+_PASSIVE = (
+    "passiv",
+    "reu",
+    "requerid",
+    "reqd",
+    "executad",
+    "apelad",
+    "impetrad",
+    "reclamad",
+    "agravad",
+    "embargad",
+    "recorrid",
+)
 _INTERESTED = ("interess", "terceir", "outr", "assistente", "perito", "fiscal")
 _STEP_DATES = ("timestamp", "date", "data", "createdAt", "created_at")
 
@@ -102,14 +144,24 @@ class CodiloClient:
 
     name = "codilo"
 
-    def __init__(self, client_id: str, client_secret: str, *,
-                 base_url: str = DEFAULT_BASE_URL, auth_url: str = DEFAULT_AUTH_URL,
-                 http: httpx.AsyncClient | None = None, limiter: Limiter | None = None,
-                 retry: RetryPolicy | None = None, poll_interval_s: float = 5.0,
-                 max_poll_s: float = 180.0, token_margin_s: float = 60.0,
-                 platforms: Mapping[str, str] = DEFAULT_PLATFORMS,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, clock: Clock = time.time,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        auth_url: str = DEFAULT_AUTH_URL,
+        http: httpx.AsyncClient | None = None,
+        limiter: Limiter | None = None,
+        retry: RetryPolicy | None = None,
+        poll_interval_s: float = 5.0,
+        max_poll_s: float = 180.0,
+        token_margin_s: float = 60.0,
+        platforms: Mapping[str, str] = DEFAULT_PLATFORMS,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         if not client_id or not client_secret:
             raise ProviderAuthError(f"{self.name}: no client id/secret configured")
         self._client_id = client_id
@@ -127,8 +179,14 @@ class CodiloClient:
         self._token_expires_at = 0.0
         self._token_lock = asyncio.Lock()
         self._transport = Transport(
-            self.name, http or make_http(timeout_s), limiter=limiter,
-            retry=retry or RetryPolicy(), clock=clock, sleep=sleep, secrets=self._secrets)
+            self.name,
+            http or make_http(timeout_s),
+            limiter=limiter,
+            retry=retry or RetryPolicy(),
+            clock=clock,
+            sleep=sleep,
+            secrets=self._secrets,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **options: Any) -> CodiloClient:
@@ -143,12 +201,16 @@ class CodiloClient:
         client_id = env.get("CODILO_CLIENT_ID", "").strip()
         secret = env.get("CODILO_CLIENT_SECRET", "").strip()
         if not client_id or not secret:
-            raise ProviderAuthError("codilo: CODILO_CLIENT_ID and CODILO_CLIENT_SECRET are "
-                                    "required")
-        return cls(client_id, secret,
-                   base_url=env.get("CODILO_BASE_URL", "").strip() or DEFAULT_BASE_URL,
-                   auth_url=env.get("CODILO_AUTH_URL", "").strip() or DEFAULT_AUTH_URL,
-                   **options)
+            raise ProviderAuthError(
+                "codilo: CODILO_CLIENT_ID and CODILO_CLIENT_SECRET are required"
+            )
+        return cls(
+            client_id,
+            secret,
+            base_url=env.get("CODILO_BASE_URL", "").strip() or DEFAULT_BASE_URL,
+            auth_url=env.get("CODILO_AUTH_URL", "").strip() or DEFAULT_AUTH_URL,
+            **options,
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
@@ -181,8 +243,10 @@ class CodiloClient:
         body = await self._wait(request_id)
         results = items(body.get("data"))
         if not results:
-            raise LawsuitNotFoundError(f"{self.name}: no lawsuit {number.formatted} "
-                                       f"(request {request_id} returned no data)")
+            raise LawsuitNotFoundError(
+                f"{self.name}: no lawsuit {number.formatted} "
+                f"(request {request_id} returned no data)"
+            )
         return lawsuit_from_codilo(results[0], number, provider=self.name)
 
     def _secrets(self) -> tuple[str, ...]:
@@ -196,13 +260,18 @@ class CodiloClient:
             return await self._new_token()
 
     async def _new_token(self) -> str:
-        form = {"grant_type": "client_credentials", "id": self._client_id,
-                "secret": self._client_secret}
-        response = await self._transport.send("POST", self.auth_url, data=form,
-                                              headers={"accept": "application/json"})
+        form = {
+            "grant_type": "client_credentials",
+            "id": self._client_id,
+            "secret": self._client_secret,
+        }
+        response = await self._transport.send(
+            "POST", self.auth_url, data=form, headers={"accept": "application/json"}
+        )
         if not 200 <= response.status_code < 300:
-            raise ProviderAuthError(f"{self.name}: token request refused "
-                                    f"(HTTP {response.status_code})")
+            raise ProviderAuthError(
+                f"{self.name}: token request refused (HTTP {response.status_code})"
+            )
         body = self._transport.json(response)
         token = text(body.get("access_token"))
         if not token:
@@ -211,8 +280,7 @@ class CodiloClient:
         if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
             lifetime = DEFAULT_EXPIRES_IN_S
         self._token = token
-        self._token_expires_at = self._clock() + max(lifetime - self.token_margin_s,
-                                                     lifetime / 2)
+        self._token_expires_at = self._clock() + max(lifetime - self.token_margin_s, lifetime / 2)
         return token
 
     async def _forget(self, token: str) -> None:
@@ -226,16 +294,21 @@ class CodiloClient:
         for renewed in (False, True):
             token = await self.token()
             headers = {"authorization": f"Bearer {token}", "accept": "application/json"}
-            response = await self._transport.send(method, self.base_url + path,
-                                                  headers=headers, **kwargs)
+            response = await self._transport.send(
+                method, self.base_url + path, headers=headers, **kwargs
+            )
             if response.status_code != 401 or renewed:
                 return self._transport.json(response)
             await self._forget(token)
         raise AssertionError("unreachable")
 
     async def _create(self, number: Cnj, court: str) -> str:
-        payload: dict[str, Any] = {"source": "courts", "search": court, "query": "principal",
-                                   "param": {"key": "cnj", "value": number.formatted}}
+        payload: dict[str, Any] = {
+            "source": "courts",
+            "search": court,
+            "query": "principal",
+            "param": {"key": "cnj", "value": number.formatted},
+        }
         if court in self.platforms:
             payload["platform"] = self.platforms[court]
         body = await self._call("POST", "/v1/request", json=payload)
@@ -256,8 +329,9 @@ class CodiloClient:
             if status not in PENDING:
                 raise _ended_in_error(self.name, request_id, status, body)
             if self._clock() + self.poll_interval_s > deadline:
-                raise TransientProviderError(f"{self.name}: request {request_id} still pending "
-                                             f"after {self.max_poll_s:g}s")
+                raise TransientProviderError(
+                    f"{self.name}: request {request_id} still pending after {self.max_poll_s:g}s"
+                )
             await self._sleep(self.poll_interval_s)
 
 
@@ -274,8 +348,9 @@ def request_status(body: Mapping[str, Any]) -> str:
     return "success" if items(body.get("data")) else "pending"
 
 
-def _ended_in_error(provider: str, request_id: str, status: str,
-                    body: Mapping[str, Any]) -> ProviderError:
+def _ended_in_error(
+    provider: str, request_id: str, status: str, body: Mapping[str, Any]
+) -> ProviderError:
     message = _message(body)
     folded = fold(message)
     if "nao encontrad" in folded or "not found" in folded:
@@ -285,8 +360,12 @@ def _ended_in_error(provider: str, request_id: str, status: str,
 
 
 def _message(body: Mapping[str, Any]) -> str:
-    for holder in (body, mapping(body.get("requested")), mapping(body.get("info")),
-                   mapping(body.get("error"))):
+    for holder in (
+        body,
+        mapping(body.get("requested")),
+        mapping(body.get("info")),
+        mapping(body.get("error")),
+    ):
         for key in ("message", "error", "info"):
             value = text(holder.get(key))
             if value:
@@ -294,11 +373,14 @@ def _message(body: Mapping[str, Any]) -> str:
     return ""
 
 
-def lawsuit_from_codilo(data: Mapping[str, Any], number: Cnj, *,
-                        provider: str = "codilo") -> Lawsuit:
+def lawsuit_from_codilo(
+    data: Mapping[str, Any], number: Cnj, *, provider: str = "codilo"
+) -> Lawsuit:
     """Map one Codilo result (``data[i]`` with ``cover``/``people``/``steps``) to ``Lawsuit``."""
     return Lawsuit(
-        cnj=number.formatted, provider=provider, court=number.court_acronym,
+        cnj=number.formatted,
+        provider=provider,
+        court=number.court_acronym,
         cover=_cover(data.get("cover")),
         parties=tuple(_party(p) for p in items(data.get("people"))),
         movements=newest_first(_movement(s) for s in items(data.get("steps"))),
@@ -320,20 +402,26 @@ def side_of(pole: str, description: str = "") -> str:
         folded = fold(raw)
         if not folded:
             continue
-        for side, stems in (("active", _ACTIVE), ("passive", _PASSIVE),
-                            ("interested", _INTERESTED)):
+        for side, stems in (
+            ("active", _ACTIVE),
+            ("passive", _PASSIVE),
+            ("interested", _INTERESTED),
+        ):
             if any(folded.startswith(stem) or f" {stem}" in folded for stem in stems):
                 return side
     return "unknown"
 
 
 def _party(data: Mapping[str, Any]) -> Party:
-    document = next((digits(data.get(k)) for k in ("document", "doc", "cpf", "cnpj")
-                     if digits(data.get(k))), "")
-    return Party(name=text(data.get("name")),
-                 side=side_of(text(data.get("pole")), text(data.get("description"))),
-                 document=document,
-                 lawyers=tuple(_lawyer(lw) for lw in items(data.get("lawyers"))))
+    document = next(
+        (digits(data.get(k)) for k in ("document", "doc", "cpf", "cnpj") if digits(data.get(k))), ""
+    )
+    return Party(
+        name=text(data.get("name")),
+        side=side_of(text(data.get("pole")), text(data.get("description"))),
+        document=document,
+        lawyers=tuple(_lawyer(lw) for lw in items(data.get("lawyers"))),
+    )
 
 
 def _lawyer(data: Mapping[str, Any]) -> Lawyer:
@@ -346,7 +434,6 @@ def _lawyer(data: Mapping[str, Any]) -> Lawyer:
 
 def _movement(data: Mapping[str, Any]) -> Movement:
     raw_date = next((data[k] for k in _STEP_DATES if data.get(k) not in (None, "")), None)
-    content = " - ".join(t for t in (text(data.get("title")), text(data.get("description")))
-                         if t)
+    content = " - ".join(t for t in (text(data.get("title")), text(data.get("description"))) if t)
     step_id = text(data.get("id")) or fallback_id(raw_date, content)
     return Movement(step_id=step_id, date=parse_datetime(raw_date), content=content)

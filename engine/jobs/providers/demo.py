@@ -44,32 +44,93 @@ MAX_REQUESTS = 10_000
 """Requests remembered (oldest forgotten first), so a long demo run stays small."""
 READ_TIMEOUT_S = 10.0
 
-_FIRST = ("Ana", "Bruno", "Carla", "Diego", "Elisa", "Fábio", "Gabriela", "Heitor", "Isabel",
-          "João", "Larissa", "Marcos", "Natália", "Otávio", "Paula", "Rafael")
-_LAST = ("Almeida", "Barbosa", "Cardoso", "Dias", "Esteves", "Ferreira", "Gomes", "Lima",
-         "Moreira", "Nunes", "Oliveira", "Pereira", "Ribeiro", "Santos", "Teixeira")
-_COMPANIES = ("Alfa Comércio Ltda", "Beta Serviços S.A.", "Gama Transportes Ltda",
-              "Delta Telecom S.A.", "Ômega Seguros S.A.", "Sigma Construtora Ltda")
-_CLASSES = (("7", "Procedimento Comum Cível"), ("12154", "Execução de Título Extrajudicial"),
-            ("436", "Procedimento do Juizado Especial Cível"), ("985", "Ação Trabalhista"))
-_SUBJECTS = (("7780", "Indenização por Dano Moral"), ("7779", "Indenização por Dano Material"),
-             ("9607", "Contratos Bancários"), ("6226", "Rescisão do Contrato de Trabalho"),
-             ("7771", "Obrigação de Fazer / Não Fazer"))
+_FIRST = (
+    "Ana",
+    "Bruno",
+    "Carla",
+    "Diego",
+    "Elisa",
+    "Fábio",
+    "Gabriela",
+    "Heitor",
+    "Isabel",
+    "João",
+    "Larissa",
+    "Marcos",
+    "Natália",
+    "Otávio",
+    "Paula",
+    "Rafael",
+)
+_LAST = (
+    "Almeida",
+    "Barbosa",
+    "Cardoso",
+    "Dias",
+    "Esteves",
+    "Ferreira",
+    "Gomes",
+    "Lima",
+    "Moreira",
+    "Nunes",
+    "Oliveira",
+    "Pereira",
+    "Ribeiro",
+    "Santos",
+    "Teixeira",
+)
+_COMPANIES = (
+    "Alfa Comércio Ltda",
+    "Beta Serviços S.A.",
+    "Gama Transportes Ltda",
+    "Delta Telecom S.A.",
+    "Ômega Seguros S.A.",
+    "Sigma Construtora Ltda",
+)
+_CLASSES = (
+    ("7", "Procedimento Comum Cível"),
+    ("12154", "Execução de Título Extrajudicial"),
+    ("436", "Procedimento do Juizado Especial Cível"),
+    ("985", "Ação Trabalhista"),
+)
+_SUBJECTS = (
+    ("7780", "Indenização por Dano Moral"),
+    ("7779", "Indenização por Dano Material"),
+    ("9607", "Contratos Bancários"),
+    ("6226", "Rescisão do Contrato de Trabalho"),
+    ("7771", "Obrigação de Fazer / Não Fazer"),
+)
 _AREAS = ("DIREITO CIVIL", "DIREITO DO CONSUMIDOR", "DIREITO DO TRABALHO")
 _PHASES = ("Conhecimento", "Instrução", "Sentença", "Recurso", "Execução")
-_STEPS = (("Juntada de Petição", "Juntada de petição intermediária"),
-          ("Conclusão", "Conclusos para despacho"),
-          ("Despacho", "Despacho: manifeste-se a parte autora em 15 dias"),
-          ("Publicação", "Disponibilizado no DJe"),
-          ("Audiência", "Audiência de conciliação designada"),
-          ("Decisão", "Decisão interlocutória proferida"),
-          ("Certidão", "Certidão de decurso de prazo"),
-          ("Mandado", "Expedição de mandado de citação"))
-_CITIES = {"SP": "São Paulo", "RJ": "Rio de Janeiro", "MG": "Belo Horizonte",
-           "BA": "Salvador", "RS": "Porto Alegre", "PR": "Curitiba", "DF": "Brasília"}
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
-            404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-            422: "Unprocessable Entity"}
+_STEPS = (
+    ("Juntada de Petição", "Juntada de petição intermediária"),
+    ("Conclusão", "Conclusos para despacho"),
+    ("Despacho", "Despacho: manifeste-se a parte autora em 15 dias"),
+    ("Publicação", "Disponibilizado no DJe"),
+    ("Audiência", "Audiência de conciliação designada"),
+    ("Decisão", "Decisão interlocutória proferida"),
+    ("Certidão", "Certidão de decurso de prazo"),
+    ("Mandado", "Expedição de mandado de citação"),
+)
+_CITIES = {
+    "SP": "São Paulo",
+    "RJ": "Rio de Janeiro",
+    "MG": "Belo Horizonte",
+    "BA": "Salvador",
+    "RS": "Porto Alegre",
+    "PR": "Curitiba",
+    "DF": "Brasília",
+}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+}
 
 Reply = tuple[int, dict[str, Any]]
 
@@ -99,9 +160,14 @@ class DemoServer:
         pending_polls: ``GET /requests/{id}`` says "pending" this many times first.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.time,
-                 movement_every_s: float = 600.0, max_movements: int = 40,
-                 pending_polls: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        movement_every_s: float = 600.0,
+        max_movements: int = 40,
+        pending_polls: int = 1,
+    ) -> None:
         self.clock = clock
         self.movement_every_s = movement_every_s
         self.max_movements = max_movements
@@ -136,12 +202,13 @@ class DemoServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            status, payload = await asyncio.wait_for(self._read_and_route(reader),
-                                                     READ_TIMEOUT_S)
+            status, payload = await asyncio.wait_for(self._read_and_route(reader), READ_TIMEOUT_S)
             body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-            head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}\r\n"
-                    f"Content-Type: application/json; charset=utf-8\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+            head = (
+                f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}\r\n"
+                f"Content-Type: application/json; charset=utf-8\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
             writer.write(head.encode("ascii") + body)
             await writer.drain()
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
@@ -200,10 +267,17 @@ class DemoServer:
         self.requests[request_id] = _Request(cnj, now)
         while len(self.requests) > MAX_REQUESTS:
             del self.requests[next(iter(self.requests))]
-        return 201, {"request_id": request_id, "status": "pending", "origin": "api",
-                     "search": {"search_type": "lawsuit_cnj", "search_key": cnj.formatted,
-                                "response_type": "lawsuit"},
-                     "created_at": _iso(now)}
+        return 201, {
+            "request_id": request_id,
+            "status": "pending",
+            "origin": "api",
+            "search": {
+                "search_type": "lawsuit_cnj",
+                "search_key": cnj.formatted,
+                "response_type": "lawsuit",
+            },
+            "created_at": _iso(now),
+        }
 
     def _status(self, request_id: str) -> Reply:
         request = self.requests.get(request_id)
@@ -211,10 +285,13 @@ class DemoServer:
             return _error(404, "NOT_FOUND", "request not found")
         request.polls += 1
         status = "pending" if request.polls <= self.pending_polls else "completed"
-        return 200, {"request_id": request_id, "status": status,
-                     "search": {"search_type": "lawsuit_cnj",
-                                "search_key": request.cnj.formatted},
-                     "created_at": _iso(request.created_at), "updated_at": _iso(self.clock())}
+        return 200, {
+            "request_id": request_id,
+            "status": status,
+            "search": {"search_type": "lawsuit_cnj", "search_key": request.cnj.formatted},
+            "created_at": _iso(request.created_at),
+            "updated_at": _iso(self.clock()),
+        }
 
     def _responses(self, query: dict[str, str]) -> Reply:
         request_id = query.get("request_id", "")
@@ -227,24 +304,47 @@ class DemoServer:
         except ValueError:
             return _error(400, "BAD_REQUEST", "page and page_size must be integers")
         everything = self._items(request_id, request.cnj)
-        chunk = everything[(page - 1) * size: page * size]
-        return 200, {"request_status": "completed", "page": page, "page_count": len(chunk),
-                     "all_pages_count": max(1, math.ceil(len(everything) / size)),
-                     "all_count": len(everything), "page_data": chunk}
+        chunk = everything[(page - 1) * size : page * size]
+        return 200, {
+            "request_status": "completed",
+            "page": page,
+            "page_count": len(chunk),
+            "all_pages_count": max(1, math.ceil(len(everything) / size)),
+            "all_count": len(everything),
+            "page_data": chunk,
+        }
 
     def _items(self, request_id: str, cnj: Cnj) -> list[dict[str, Any]]:
         now = self.clock()
-        base = {"request_id": request_id, "origin": "api", "user_id": "demo",
-                "request_created_at": _iso(self.requests[request_id].created_at)}
+        base = {
+            "request_id": request_id,
+            "origin": "api",
+            "user_id": "demo",
+            "request_created_at": _iso(self.requests[request_id].created_at),
+        }
         if cnj.number == "0000000":
-            return [{**base, "response_id": str(uuid.uuid4()), "response_type":
-                     "application_error", "created_at": _iso(now), "tags": {},
-                     "response_data": {"code": 2, "message": "LAWSUIT_NOT_FOUND"}}]
+            return [
+                {
+                    **base,
+                    "response_id": str(uuid.uuid4()),
+                    "response_type": "application_error",
+                    "created_at": _iso(now),
+                    "tags": {},
+                    "response_data": {"code": 2, "message": "LAWSUIT_NOT_FOUND"},
+                }
+            ]
         cached_at = now - 3600
-        return [{**base, "response_id": str(uuid.uuid4()), "response_type": "lawsuit",
-                 "created_at": _iso(at), "tags": {"cached_response": cached},
-                 "response_data": self.lawsuit_data(cnj, at)}
-                for at, cached in ((cached_at, True), (now, False))]
+        return [
+            {
+                **base,
+                "response_id": str(uuid.uuid4()),
+                "response_type": "lawsuit",
+                "created_at": _iso(at),
+                "tags": {"cached_response": cached},
+                "response_data": self.lawsuit_data(cnj, at),
+            }
+            for at, cached in ((cached_at, True), (now, False))
+        ]
 
     # -- synthetic data ------------------------------------------------------------------
 
@@ -254,33 +354,51 @@ class DemoServer:
         uf = UF_BY_TR.get(cnj.court, "SP") if cnj.segment in "689" else "DF"
         city = _CITIES.get(uf, f"Comarca Demo ({uf})")
         year = min(max(int(cnj.year), 1990), 2025)
-        distributed = datetime(year, rng.randint(1, 12), rng.randint(1, 28),
-                               tzinfo=UTC).timestamp()
+        distributed = datetime(year, rng.randint(1, 12), rng.randint(1, 28), tzinfo=UTC).timestamp()
         active, passive = _person(rng), rng.choice(_COMPANIES)
         klass, subject = rng.choice(_CLASSES), rng.choice(_SUBJECTS)
         steps = self._steps(cnj, rng, distributed, now)
         return {
-            "code": cnj.formatted, "justice": cnj.segment, "tribunal": cnj.court,
-            "tribunal_acronym": cnj.court_acronym, "instance": 1,
-            "distribution_date": _iso(distributed), "judge": f"Juiz(a) Demo {_person(rng)}",
-            "secrecy_level": 0, "demo": True,
+            "code": cnj.formatted,
+            "justice": cnj.segment,
+            "tribunal": cnj.court,
+            "tribunal_acronym": cnj.court_acronym,
+            "instance": 1,
+            "distribution_date": _iso(distributed),
+            "judge": f"Juiz(a) Demo {_person(rng)}",
+            "secrecy_level": 0,
+            "demo": True,
             "classifications": [{"code": klass[0], "name": klass[1]}],
             "subjects": [{"code": subject[0], "name": subject[1]}],
             "courts": [{"name": f"{rng.randint(1, 9)}ª Vara Cível de {city}"}],
-            "parties": [_party(active, "Active", "PERSON", uf, rng),
-                        _party(passive, "Passive", "COMPANY", uf, rng)],
-            "steps": steps, "last_step": steps[0] if steps else None,
-            "county": city, "city": city, "state": uf, "area": rng.choice(_AREAS),
-            "amount": round(rng.uniform(1_000, 250_000), 2), "phase": rng.choice(_PHASES),
-            "status": "Ativo", "name": f"{active} X {passive}",
+            "parties": [
+                _party(active, "Active", "PERSON", uf, rng),
+                _party(passive, "Passive", "COMPANY", uf, rng),
+            ],
+            "steps": steps,
+            "last_step": steps[0] if steps else None,
+            "county": city,
+            "city": city,
+            "state": uf,
+            "area": rng.choice(_AREAS),
+            "amount": round(rng.uniform(1_000, 250_000), 2),
+            "phase": rng.choice(_PHASES),
+            "status": "Ativo",
+            "name": f"{active} X {passive}",
             "justice_description": cnj.segment_name,
-            "crawler": {"source_name": DEMO_LABEL, "crawl_id": "demo", "weight": 0,
-                        "updated_at": _iso(now)},
-            "created_at": _iso(distributed), "updated_at": _iso(now),
+            "crawler": {
+                "source_name": DEMO_LABEL,
+                "crawl_id": "demo",
+                "weight": 0,
+                "updated_at": _iso(now),
+            },
+            "created_at": _iso(distributed),
+            "updated_at": _iso(now),
         }
 
-    def _steps(self, cnj: Cnj, rng: random.Random, distributed: float,
-               now: float) -> list[dict[str, Any]]:
+    def _steps(
+        self, cnj: Cnj, rng: random.Random, distributed: float, now: float
+    ) -> list[dict[str, Any]]:
         history = rng.randint(3, 8)
         spacing = (DEMO_EPOCH - distributed) / (history + 1)
         every = self.movement_every_s
@@ -289,8 +407,11 @@ class DemoServer:
         total = history + live
 
         def date_of(i: int) -> float:
-            return distributed + (i + 1) * spacing if i < history else \
-                DEMO_EPOCH + offset + (i - history) * every
+            return (
+                distributed + (i + 1) * spacing
+                if i < history
+                else DEMO_EPOCH + offset + (i - history) * every
+            )
 
         first = max(0, total - self.max_movements)
         return [_step(cnj, i, date_of(i), total) for i in range(total - 1, first - 1, -1)]
@@ -303,18 +424,30 @@ def _person(rng: random.Random) -> str:
 def _party(name: str, side: str, kind: str, uf: str, rng: random.Random) -> dict[str, Any]:
     lawyer = f"Dr(a). {_person(rng)}"
     oab = f"{uf}{rng.randint(100000, 999999)}"
-    return {"name": name, "side": side, "person_type": kind, "main_document": "",
-            "documents": [],
-            "lawyers": [{"name": lawyer, "documents": [{"document": oab,
-                                                        "document_type": "OAB"}]}]}
+    return {
+        "name": name,
+        "side": side,
+        "person_type": kind,
+        "main_document": "",
+        "documents": [],
+        "lawyers": [{"name": lawyer, "documents": [{"document": oab, "document_type": "OAB"}]}],
+    }
 
 
 def _step(cnj: Cnj, index: int, when: float, total: int) -> dict[str, Any]:
     step_type, content = random.Random(int(cnj.digits) * 7919 + index).choice(_STEPS)
     step_id = hashlib.sha1(f"{cnj.digits}:{index}".encode()).hexdigest()[:8]
-    return {"step_id": step_id, "step_date": _iso(when), "content": f"{content} [demo]",
-            "step_type": step_type, "private": False, "lawsuit_cnj": cnj.formatted,
-            "lawsuit_instance": 1, "steps_count": total, "tags": {"crawl_id": "demo"}}
+    return {
+        "step_id": step_id,
+        "step_date": _iso(when),
+        "content": f"{content} [demo]",
+        "step_type": step_type,
+        "private": False,
+        "lawsuit_cnj": cnj.formatted,
+        "lawsuit_instance": 1,
+        "steps_count": total,
+        "tags": {"crawl_id": "demo"},
+    }
 
 
 @asynccontextmanager

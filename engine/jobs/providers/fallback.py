@@ -44,7 +44,12 @@ class ProviderChain:
             except ProviderError as exc:
                 if index == len(self.providers) - 1:
                     raise exc from previous
-                log.warning("provider %s failed (%s: %s); trying %s", provider.name,
-                            type(exc).__name__, exc, self.providers[index + 1].name)
+                log.warning(
+                    "provider %s failed (%s: %s); trying %s",
+                    provider.name,
+                    type(exc).__name__,
+                    exc,
+                    self.providers[index + 1].name,
+                )
                 previous = exc
         raise AssertionError("unreachable")

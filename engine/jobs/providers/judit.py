@@ -48,8 +48,19 @@ FAILED_STATUSES = frozenset({"failed", "error", "cancelled", "canceled"})
 SIDES = {"active": "active", "passive": "passive", "interested": "interested"}
 """Judit party ``side`` (lower-cased) → ``Party.side``; anything else is "unknown"."""
 
-_COVER_TEXT = ("judge", "distribution_date", "status", "area", "phase", "county", "city",
-               "state", "name", "justice_description", "secrecy_level")
+_COVER_TEXT = (
+    "judge",
+    "distribution_date",
+    "status",
+    "area",
+    "phase",
+    "county",
+    "city",
+    "state",
+    "name",
+    "justice_description",
+    "secrecy_level",
+)
 
 
 class JuditClient:
@@ -73,12 +84,23 @@ class JuditClient:
 
     name = "judit"
 
-    def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL,
-                 http: httpx.AsyncClient | None = None, limiter: Limiter | None = None,
-                 retry: RetryPolicy | None = None, poll_interval_s: float = 3.0,
-                 max_poll_s: float = 180.0, page_size: int = 100, max_pages: int = 20,
-                 cache_ttl_in_days: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 clock: Clock = time.time, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        http: httpx.AsyncClient | None = None,
+        limiter: Limiter | None = None,
+        retry: RetryPolicy | None = None,
+        poll_interval_s: float = 3.0,
+        max_poll_s: float = 180.0,
+        page_size: int = 100,
+        max_pages: int = 20,
+        cache_ttl_in_days: int | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         if not api_key:
             raise ProviderAuthError(f"{self.name}: no API key configured")
         self._api_key = api_key
@@ -92,9 +114,14 @@ class JuditClient:
         self._clock = clock
         self._sleep = sleep
         self._transport = Transport(
-            self.name, http or make_http(timeout_s), limiter=limiter,
-            retry=retry or RetryPolicy(), clock=clock, sleep=sleep,
-            secrets=lambda: (self._api_key,))
+            self.name,
+            http or make_http(timeout_s),
+            limiter=limiter,
+            retry=retry or RetryPolicy(),
+            clock=clock,
+            sleep=sleep,
+            secrets=lambda: (self._api_key,),
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **options: Any) -> JuditClient:
@@ -143,16 +170,18 @@ class JuditClient:
         return {"api-key": self._api_key, "accept": "application/json"}
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-        response = await self._transport.send("GET", self.base_url + path,
-                                              headers=self._headers(), params=params)
+        response = await self._transport.send(
+            "GET", self.base_url + path, headers=self._headers(), params=params
+        )
         return self._transport.json(response)
 
     async def _create(self, number: Cnj) -> str:
         search: dict[str, Any] = {"search_type": "lawsuit_cnj", "search_key": number.formatted}
         if self.cache_ttl_in_days is not None:
             search["cache_ttl_in_days"] = self.cache_ttl_in_days
-        response = await self._transport.send("POST", self.base_url + "/requests",
-                                              headers=self._headers(), json={"search": search})
+        response = await self._transport.send(
+            "POST", self.base_url + "/requests", headers=self._headers(), json={"search": search}
+        )
         request_id = text(self._transport.json(response).get("request_id"))
         if not request_id:
             raise ProviderError(f"{self.name}: POST /requests answered without a request_id")
@@ -170,15 +199,17 @@ class JuditClient:
             if self._clock() + self.poll_interval_s > deadline:
                 raise TransientProviderError(
                     f"{self.name}: request {request_id} still {status or 'pending'} after "
-                    f"{self.max_poll_s:g}s")
+                    f"{self.max_poll_s:g}s"
+                )
             await self._sleep(self.poll_interval_s)
 
     async def _responses(self, request_id: str) -> list[Mapping[str, Any]]:
         collected: list[Mapping[str, Any]] = []
         page = 1
         while page <= self.max_pages:
-            body = await self._get("/responses", {"request_id": request_id, "page": page,
-                                                  "page_size": self.page_size})
+            body = await self._get(
+                "/responses", {"request_id": request_id, "page": page, "page_size": self.page_size}
+            )
             collected.extend(items(body.get("page_data")))
             if page >= int(digits(body.get("all_pages_count")) or 1):
                 break
@@ -186,8 +217,9 @@ class JuditClient:
         return collected
 
 
-def lawsuit_from_responses(responses: list[Mapping[str, Any]], number: Cnj, *,
-                           provider: str = "judit") -> Lawsuit:
+def lawsuit_from_responses(
+    responses: list[Mapping[str, Any]], number: Cnj, *, provider: str = "judit"
+) -> Lawsuit:
     """Pick the best ``page_data`` item for ``number`` and map it to a ``Lawsuit``.
 
     Only ``lawsuit`` items whose ``code`` is this CNJ count (related lawsuits are skipped).
@@ -197,11 +229,16 @@ def lawsuit_from_responses(responses: list[Mapping[str, Any]], number: Cnj, *,
     Raises:
         LawsuitNotFoundError: no such item; the message carries Judit's application error.
     """
-    lawsuits = [r for r in responses if text(r.get("response_type")) == "lawsuit"
-                and digits(mapping(r.get("response_data")).get("code")) in ("", number.digits)]
+    lawsuits = [
+        r
+        for r in responses
+        if text(r.get("response_type")) == "lawsuit"
+        and digits(mapping(r.get("response_data")).get("code")) in ("", number.digits)
+    ]
     if not lawsuits:
-        raise LawsuitNotFoundError(f"{provider}: no lawsuit {number.formatted}"
-                                   f"{_application_error(responses)}")
+        raise LawsuitNotFoundError(
+            f"{provider}: no lawsuit {number.formatted}{_application_error(responses)}"
+        )
     best = max(lawsuits, key=_preference)
     return lawsuit_from_judit(mapping(best.get("response_data")), number, provider=provider)
 
@@ -222,12 +259,12 @@ def _application_error(responses: list[Mapping[str, Any]]) -> str:
     return " (no response)"
 
 
-def lawsuit_from_judit(data: Mapping[str, Any], number: Cnj, *,
-                       provider: str = "judit") -> Lawsuit:
+def lawsuit_from_judit(data: Mapping[str, Any], number: Cnj, *, provider: str = "judit") -> Lawsuit:
     """Map a Judit lawsuit object (``response_data``; also webhook payloads) to ``Lawsuit``."""
     instance = digits(data.get("instance"))
     return Lawsuit(
-        cnj=number.formatted, provider=provider,
+        cnj=number.formatted,
+        provider=provider,
         court=text(data.get("tribunal_acronym")) or number.court_acronym,
         instance=int(instance) if instance else None,
         cover=_cover(data),
@@ -237,11 +274,13 @@ def lawsuit_from_judit(data: Mapping[str, Any], number: Cnj, *,
 
 
 def _cover(data: Mapping[str, Any]) -> dict[str, str]:
-    cover = {"class": join_names(data.get("classifications")),
-             "subject": join_names(data.get("subjects")),
-             "court_name": join_names(data.get("courts")),
-             "amount": _amount(data.get("amount")),
-             "source": text(mapping(data.get("crawler")).get("source_name"))}
+    cover = {
+        "class": join_names(data.get("classifications")),
+        "subject": join_names(data.get("subjects")),
+        "court_name": join_names(data.get("courts")),
+        "amount": _amount(data.get("amount")),
+        "source": text(mapping(data.get("crawler")).get("source_name")),
+    }
     cover.update({key: text(data.get(key)) for key in _COVER_TEXT})
     return {key: value for key, value in cover.items() if value}
 
@@ -253,15 +292,23 @@ def _amount(value: Any) -> str:
 
 
 def _party(data: Mapping[str, Any]) -> Party:
-    return Party(name=text(data.get("name")),
-                 side=SIDES.get(text(data.get("side")).lower(), "unknown"),
-                 document=digits(data.get("main_document")),
-                 lawyers=tuple(_lawyer(lw) for lw in items(data.get("lawyers"))))
+    return Party(
+        name=text(data.get("name")),
+        side=SIDES.get(text(data.get("side")).lower(), "unknown"),
+        document=digits(data.get("main_document")),
+        lawyers=tuple(_lawyer(lw) for lw in items(data.get("lawyers"))),
+    )
 
 
 def _lawyer(data: Mapping[str, Any]) -> Lawyer:
-    oab = next((text(d.get("document")) for d in items(data.get("documents"))
-                if "oab" in text(d.get("document_type")).lower()), "")
+    oab = next(
+        (
+            text(d.get("document"))
+            for d in items(data.get("documents"))
+            if "oab" in text(d.get("document_type")).lower()
+        ),
+        "",
+    )
     main = text(data.get("main_document"))
     if not oab and any(c.isalpha() for c in main):
         oab = main
@@ -271,5 +318,9 @@ def _lawyer(data: Mapping[str, Any]) -> Lawyer:
 def _movement(data: Mapping[str, Any]) -> Movement:
     content = text(data.get("content"))
     step_id = text(data.get("step_id")) or fallback_id(data.get("step_date"), content)
-    return Movement(step_id=step_id, date=parse_datetime(data.get("step_date")),
-                    content=content, step_type=text(data.get("step_type")))
+    return Movement(
+        step_id=step_id,
+        date=parse_datetime(data.get("step_date")),
+        content=content,
+        step_type=text(data.get("step_type")),
+    )

@@ -57,9 +57,17 @@ class RateLimiter:
         sleep: how to wait; tests inject a fake that advances their clock.
     """
 
-    def __init__(self, redis: Redis, key: str, limit: int = 180, window_s: float = 60.0, *,
-                 max_wait_s: float = 30.0, clock: Clock = time.time,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        limit: int = 180,
+        window_s: float = 60.0,
+        *,
+        max_wait_s: float = 30.0,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         if limit < 1 or window_s <= 0:
             raise ValueError("limit must be >= 1 and window_s > 0")
         self.key = key
@@ -77,8 +85,7 @@ class RateLimiter:
         try:
             wait_ms = await self._scripts.call("rate_limit", [self.key], args)
         except RedisError as exc:
-            raise TransientProviderError(f"rate limiter unavailable: {type(exc).__name__}") \
-                from exc
+            raise TransientProviderError(f"rate limiter unavailable: {type(exc).__name__}") from exc
         return int(wait_ms) / 1000
 
     async def acquire(self) -> None:
@@ -96,5 +103,7 @@ class RateLimiter:
             if self._clock() + wait > deadline:
                 raise TransientProviderError(
                     f"rate limit {self.limit}/{self.window_ms // 1000}s reached; "
-                    f"gave up after waiting up to {self.max_wait_s:g}s", retry_after=wait)
+                    f"gave up after waiting up to {self.max_wait_s:g}s",
+                    retry_after=wait,
+                )
             await self._sleep(wait)

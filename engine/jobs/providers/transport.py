@@ -50,7 +50,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """The wait before retry number ``retry`` (0-based) when the server said nothing."""
-        return float(min(self.max_delay_s, self.base_delay_s * 2 ** retry))
+        return float(min(self.max_delay_s, self.base_delay_s * 2**retry))
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -98,9 +98,17 @@ class Transport:
         secrets: returns the strings to hide from every message (keys, tokens).
     """
 
-    def __init__(self, provider: str, http: httpx.AsyncClient, *, limiter: Limiter | None,
-                 retry: RetryPolicy, clock: Clock, sleep: Sleep,
-                 secrets: Callable[[], Iterable[str]]) -> None:
+    def __init__(
+        self,
+        provider: str,
+        http: httpx.AsyncClient,
+        *,
+        limiter: Limiter | None,
+        retry: RetryPolicy,
+        clock: Clock,
+        sleep: Sleep,
+        secrets: Callable[[], Iterable[str]],
+    ) -> None:
         self.provider = provider
         self.http = http
         self.limiter = limiter
@@ -136,11 +144,21 @@ class Transport:
             hinted = parse_retry_after(response.headers.get("retry-after"), self.clock())
             delay = hinted if hinted is not None else self.retry.backoff(attempt - 1)
             if attempt >= self.retry.attempts or waited + delay > self.retry.max_total_wait_s:
-                raise TransientProviderError(self.redact(
-                    f"{self.provider}: HTTP {status} on {method} {_path(url)} "
-                    f"after {attempt} attempt(s)"), retry_after=hinted)
-            log.info("%s: HTTP %s on %s %s, retrying in %.1fs", self.provider, status, method,
-                     _path(url), delay)
+                raise TransientProviderError(
+                    self.redact(
+                        f"{self.provider}: HTTP {status} on {method} {_path(url)} "
+                        f"after {attempt} attempt(s)"
+                    ),
+                    retry_after=hinted,
+                )
+            log.info(
+                "%s: HTTP %s on %s %s, retrying in %.1fs",
+                self.provider,
+                status,
+                method,
+                _path(url),
+                delay,
+            )
             await self.sleep(delay)
             waited += delay
 
@@ -150,16 +168,21 @@ class Transport:
         try:
             return await self.http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
-            raise TransientProviderError(self.redact(
-                f"{self.provider}: {method} {_path(url)} timed out ({type(exc).__name__})"
-            )) from exc
+            raise TransientProviderError(
+                self.redact(
+                    f"{self.provider}: {method} {_path(url)} timed out ({type(exc).__name__})"
+                )
+            ) from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise ProviderError(self.redact(
-                f"{self.provider}: bad URL for {method} {_path(url)}: {exc}")) from exc
+            raise ProviderError(
+                self.redact(f"{self.provider}: bad URL for {method} {_path(url)}: {exc}")
+            ) from exc
         except httpx.TransportError as exc:
-            raise TransientProviderError(self.redact(
-                f"{self.provider}: {method} {_path(url)} failed: {type(exc).__name__}: {exc}"
-            )) from exc
+            raise TransientProviderError(
+                self.redact(
+                    f"{self.provider}: {method} {_path(url)} failed: {type(exc).__name__}: {exc}"
+                )
+            ) from exc
 
     def check(self, response: httpx.Response) -> None:
         """Raise the ``ProviderError`` a non-2xx answer stands for.
@@ -174,11 +197,13 @@ class Transport:
         detail = self.redact(_error_detail(response))
         suffix = f": {detail}" if detail else ""
         if status == 422:
-            raise InvalidCnjError(f"{self.provider}: CNJ number rejected, HTTP 422 on {where}"
-                                  f"{suffix}")
+            raise InvalidCnjError(
+                f"{self.provider}: CNJ number rejected, HTTP 422 on {where}{suffix}"
+            )
         if status in (401, 403):
-            raise ProviderAuthError(f"{self.provider}: credentials rejected, HTTP {status} on "
-                                    f"{where}{suffix}")
+            raise ProviderAuthError(
+                f"{self.provider}: credentials rejected, HTTP {status} on {where}{suffix}"
+            )
         if status == 404:
             raise LawsuitNotFoundError(f"{self.provider}: not found, HTTP 404 on {where}{suffix}")
         raise ProviderError(f"{self.provider}: unexpected HTTP {status} on {where}{suffix}")
@@ -195,8 +220,10 @@ class Transport:
         except ValueError:
             body = None
         if not isinstance(body, Mapping):
-            raise ProviderError(f"{self.provider}: malformed answer to {response.request.method} "
-                                f"{_path(str(response.request.url))} (not a JSON object)")
+            raise ProviderError(
+                f"{self.provider}: malformed answer to {response.request.method} "
+                f"{_path(str(response.request.url))} (not a JSON object)"
+            )
         return body
 
 
@@ -221,4 +248,3 @@ def _error_detail(response: httpx.Response) -> str:
         source = {"message": error}
     parts = [str(source[k]) for k in ("name", "message") if isinstance(source.get(k), str | int)]
     return ": ".join(parts)[:200]
-

@@ -27,8 +27,12 @@ _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 MAX_BRANDING_TEXT = 1000
 """Header and footer texts are cut to this many characters."""
 
-STATUS_LABELS = {"ACTIVE": "Ativo", "PAUSED": "Pausado", "STOPPED": "Encerrado",
-                 "ERROR": "Erro na consulta"}
+STATUS_LABELS = {
+    "ACTIVE": "Ativo",
+    "PAUSED": "Pausado",
+    "STOPPED": "Encerrado",
+    "ERROR": "Erro na consulta",
+}
 """How a process's monitoring status reads in a report."""
 
 DATE_FORMAT = "%d/%m/%Y"
@@ -46,18 +50,27 @@ class Branding:
     footer: str | None = None
 
     @classmethod
-    def clean(cls, primary_color: str | None = None, logo_url: str | None = None,
-              template: str | None = None, header: str | None = None,
-              footer: str | None = None) -> Branding:
+    def clean(
+        cls,
+        primary_color: str | None = None,
+        logo_url: str | None = None,
+        template: str | None = None,
+        header: str | None = None,
+        footer: str | None = None,
+    ) -> Branding:
         """Branding from stored values: an invalid colour, a non-http(s) logo URL or an
         unknown template is replaced by the default; texts are stripped and cut."""
         color = primary_color if primary_color and _HEX_COLOR.fullmatch(primary_color) else None
         logo = logo_url.strip() if logo_url else None
         if logo and not logo.lower().startswith(("https://", "http://")):
             logo = None
-        return cls(primary_color=color or DEFAULT_COLOR, logo_url=logo or None,
-                   template=template if template in TEMPLATES else DEFAULT_TEMPLATE,
-                   header=_text(header), footer=_text(footer))
+        return cls(
+            primary_color=color or DEFAULT_COLOR,
+            logo_url=logo or None,
+            template=template if template in TEMPLATES else DEFAULT_TEMPLATE,
+            header=_text(header),
+            footer=_text(footer),
+        )
 
     @property
     def rgb(self) -> tuple[int, int, int]:
@@ -65,7 +78,7 @@ class Branding:
         digits = self.primary_color[1:]
         if len(digits) == 3:
             digits = "".join(c * 2 for c in digits)
-        red, green, blue = (int(digits[i:i + 2], 16) for i in (0, 2, 4))
+        red, green, blue = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
         return red, green, blue
 
 
@@ -180,4 +193,5 @@ class ReportContent:
         if instant is None:
             return "—"
         return instant.astimezone(self.timezone).strftime(
-            DATETIME_FORMAT if with_time else DATE_FORMAT)
+            DATETIME_FORMAT if with_time else DATE_FORMAT
+        )

@@ -56,7 +56,7 @@ def email_recipients(recipients: Iterable[Any]) -> list[str]:
 def subject_line(title: str, period_label: str) -> str:
     """The e-mail subject: one line (no header injection), at most ``MAX_SUBJECT`` chars."""
     text = " ".join(f"Relatório {title} — {period_label}".split())
-    return text if len(text) <= MAX_SUBJECT else text[:MAX_SUBJECT - 1] + "…"
+    return text if len(text) <= MAX_SUBJECT else text[: MAX_SUBJECT - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,17 @@ def notification(report: ReportEmail, to: list[str]) -> dict[str, Any]:
     """The ``email-report`` notification data (see the module's docstring)."""
     subject = subject_line(report.title, report.period_label)
     filename = attachment_name(report.period_key)
-    body = render_email(subject=subject, title=report.title,
-                        workspace_name=report.workspace_name,
-                        period_label=report.period_label,
-                        process_count=report.process_count,
-                        movement_count=report.movement_count,
-                        deadline_count=report.deadline_count, filename=filename,
-                        primary_color=report.primary_color)
+    body = render_email(
+        subject=subject,
+        title=report.title,
+        workspace_name=report.workspace_name,
+        period_label=report.period_label,
+        process_count=report.process_count,
+        movement_count=report.movement_count,
+        deadline_count=report.deadline_count,
+        filename=filename,
+        primary_color=report.primary_color,
+    )
     return {
         "type": NOTIFICATION_TYPE,
         "workspaceId": report.workspace_id,
@@ -94,7 +98,8 @@ def notification(report: ReportEmail, to: list[str]) -> dict[str, Any]:
         "subject": subject,
         "html": body.html,
         "text": body.text,
-        "attachments": [{"filename": filename, "path": report.pdf_path,
-                         "contentType": PDF_CONTENT_TYPE}],
+        "attachments": [
+            {"filename": filename, "path": report.pdf_path, "contentType": PDF_CONTENT_TYPE}
+        ],
         "idempotencyKey": idempotency_key(report.schedule_id, report.period_key),
     }

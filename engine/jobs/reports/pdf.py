@@ -22,13 +22,19 @@ from fpdf.fonts import FontFace
 from engine.jobs.reports.content import ClientSection, ReportContent
 
 FONT_CANDIDATES = (
-    (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")),
-    (Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
-     Path("/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf")),
+    (
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    ),
+    (
+        Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
+        Path("/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
+    ),
     (Path("/usr/share/fonts/TTF/DejaVuSans.ttf"), Path("/usr/share/fonts/TTF/DejaVuSans-Bold.ttf")),
-    (Path("/usr/local/share/fonts/DejaVuSans.ttf"),
-     Path("/usr/local/share/fonts/DejaVuSans-Bold.ttf")),
+    (
+        Path("/usr/local/share/fonts/DejaVuSans.ttf"),
+        Path("/usr/local/share/fonts/DejaVuSans-Bold.ttf"),
+    ),
     (Path("/Library/Fonts/DejaVuSans.ttf"), Path("/Library/Fonts/DejaVuSans-Bold.ttf")),
 )
 """Where DejaVu Sans (regular, bold) is on common systems, first found wins."""
@@ -36,12 +42,31 @@ FONT_CANDIDATES = (
 MAX_CELL_TEXT = 400
 """Longer descriptions are cut (with an ellipsis) in the PDF."""
 
-_PUNCTUATION = str.maketrans({
-    "\u2014": "-", "\u2013": "-", "\u2012": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'",
-    "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2026": "...",
-    "\u2022": "*", "\u2009": " ", "\u202f": " ", "\u20ac": "EUR", "\u0141": "L",
-    "\u0142": "l", "\u0152": "OE", "\u0153": "oe", "\u0110": "D", "\u0111": "d",
-})
+_PUNCTUATION = str.maketrans(
+    {
+        "\u2014": "-",
+        "\u2013": "-",
+        "\u2012": "-",
+        "\u2212": "-",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2026": "...",
+        "\u2022": "*",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u20ac": "EUR",
+        "\u0141": "L",
+        "\u0142": "l",
+        "\u0152": "OE",
+        "\u0153": "oe",
+        "\u0110": "D",
+        "\u0111": "d",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +77,9 @@ class PdfFont:
     bold: Path | None = None
 
 
-def find_unicode_font(candidates: Sequence[tuple[Path, Path]] = FONT_CANDIDATES,
-                      ) -> PdfFont | None:
+def find_unicode_font(
+    candidates: Sequence[tuple[Path, Path]] = FONT_CANDIDATES,
+) -> PdfFont | None:
     """The first installed candidate (bold used only when present), or ``None``."""
     for regular, bold in candidates:
         if regular.is_file():
@@ -73,14 +99,17 @@ def to_latin1(text: str) -> str:
         if ord(char) < 256:
             out.append(char)
             continue
-        base = "".join(c for c in unicodedata.normalize("NFKD", char)
-                       if ord(c) < 256 and not unicodedata.combining(c))
+        base = "".join(
+            c
+            for c in unicodedata.normalize("NFKD", char)
+            if ord(c) < 256 and not unicodedata.combining(c)
+        )
         out.append(base or "?")
     return "".join(out)
 
 
 def _cut(text: str, limit: int = MAX_CELL_TEXT) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 class _ReportPdf(FPDF):
@@ -138,11 +167,25 @@ def _masthead(pdf: _ReportPdf) -> None:
     pdf.set_fill_color(*report.branding.rgb)
     pdf.set_text_color(255, 255, 255)
     pdf.use(16, bold=True)
-    pdf.multi_cell(0, 9, pdf.t(_cut(report.title, 200)), fill=True,
-                   new_x="LMARGIN", new_y="NEXT", padding=(3, 4, 0, 4))
+    pdf.multi_cell(
+        0,
+        9,
+        pdf.t(_cut(report.title, 200)),
+        fill=True,
+        new_x="LMARGIN",
+        new_y="NEXT",
+        padding=(3, 4, 0, 4),
+    )
     pdf.use(10)
-    pdf.multi_cell(0, 6, pdf.t(f"{_cut(report.workspace_name, 200)} · {report.period_label}"),
-                   fill=True, new_x="LMARGIN", new_y="NEXT", padding=(0, 4, 3, 4))
+    pdf.multi_cell(
+        0,
+        6,
+        pdf.t(f"{_cut(report.workspace_name, 200)} · {report.period_label}"),
+        fill=True,
+        new_x="LMARGIN",
+        new_y="NEXT",
+        padding=(0, 4, 3, 4),
+    )
     pdf.set_text_color(31, 41, 55)
     pdf.ln(3)
     if report.branding.header:
@@ -151,17 +194,27 @@ def _masthead(pdf: _ReportPdf) -> None:
 
 def _summary(pdf: _ReportPdf) -> None:
     report = pdf.report
-    _paragraph(pdf, f"Movimentações de {report.local(report.window_start)} a "
-                    f"{report.local(report.window_end)} (horário de {report.timezone.key}).",
-               size=9)
-    _paragraph(pdf, f"{report.total_processes} processos monitorados · "
-                    f"{report.movement_count + report.omitted_movements} novas movimentações · "
-                    f"{report.deadline_count} prazos nos próximos dias", size=11, bold=True)
+    _paragraph(
+        pdf,
+        f"Movimentações de {report.local(report.window_start)} a "
+        f"{report.local(report.window_end)} (horário de {report.timezone.key}).",
+        size=9,
+    )
+    _paragraph(
+        pdf,
+        f"{report.total_processes} processos monitorados · "
+        f"{report.movement_count + report.omitted_movements} novas movimentações · "
+        f"{report.deadline_count} prazos nos próximos dias",
+        size=11,
+        bold=True,
+    )
     if report.omitted_processes:
         _note(pdf, f"Mostrando {report.process_count} de {report.total_processes} processos.")
     if report.omitted_movements:
-        _note(pdf, f"{report.omitted_movements} movimentações mais antigas do período não "
-                   "foram listadas.")
+        _note(
+            pdf,
+            f"{report.omitted_movements} movimentações mais antigas do período não foram listadas.",
+        )
 
 
 def _section(pdf: _ReportPdf, section: ClientSection) -> None:
@@ -172,26 +225,45 @@ def _section(pdf: _ReportPdf, section: ClientSection) -> None:
     pdf.multi_cell(0, 7, pdf.t(_cut(section.name, 200)), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(31, 41, 55)
     _heading(pdf, "Processos")
-    _table(pdf, ("Número", "Tribunal", "Situação", "Últ. sincronização", "Novas"),
-           (52, 38, 26, 36, 28),
-           [(p.number, p.court or "—", p.status, report.local(p.last_sync),
-             str(p.new_movements)) for p in section.processes])
+    _table(
+        pdf,
+        ("Número", "Tribunal", "Situação", "Últ. sincronização", "Novas"),
+        (52, 38, 26, 36, 28),
+        [
+            (p.number, p.court or "—", p.status, report.local(p.last_sync), str(p.new_movements))
+            for p in section.processes
+        ],
+    )
     _heading(pdf, "Novas movimentações")
     if section.movements:
-        _table(pdf, ("Data", "Processo", "Descrição"), (28, 52, 100),
-               [(report.local(m.date), m.process_number, _cut(m.description))
-                for m in section.movements])
+        _table(
+            pdf,
+            ("Data", "Processo", "Descrição"),
+            (28, 52, 100),
+            [
+                (report.local(m.date), m.process_number, _cut(m.description))
+                for m in section.movements
+            ],
+        )
     else:
         _note(pdf, "Nenhuma movimentação nova no período.")
     _heading(pdf, "Prazos próximos")
     if section.deadlines:
-        _table(pdf, ("Prazo", "Processo", "Descrição"), (28, 52, 100),
-               [(report.local(d.deadline), d.process_number,
-                 _cut(d.description) + (" (requer ação)" if d.requires_action else ""))
-                for d in section.deadlines])
+        _table(
+            pdf,
+            ("Prazo", "Processo", "Descrição"),
+            (28, 52, 100),
+            [
+                (
+                    report.local(d.deadline),
+                    d.process_number,
+                    _cut(d.description) + (" (requer ação)" if d.requires_action else ""),
+                )
+                for d in section.deadlines
+            ],
+        )
     else:
-        _note(pdf, "Nenhum prazo até "
-                   f"{report.local(report.deadline_until, with_time=False)}.")
+        _note(pdf, f"Nenhum prazo até {report.local(report.deadline_until, with_time=False)}.")
 
 
 def _heading(pdf: _ReportPdf, text: str) -> None:
@@ -211,14 +283,24 @@ def _note(pdf: _ReportPdf, text: str) -> None:
     pdf.set_text_color(31, 41, 55)
 
 
-def _table(pdf: _ReportPdf, headings: Sequence[str], widths: Sequence[float],
-           rows: Sequence[Sequence[str]]) -> None:
+def _table(
+    pdf: _ReportPdf, headings: Sequence[str], widths: Sequence[float], rows: Sequence[Sequence[str]]
+) -> None:
     pdf.use(8)
-    style = FontFace(emphasis="BOLD" if pdf.has_bold else None, color=(255, 255, 255),
-                     fill_color=pdf.report.branding.rgb)
-    with pdf.table(col_widths=tuple(widths), width=sum(widths), align="LEFT",
-                   text_align="LEFT", headings_style=style, line_height=4.5,
-                   padding=1) as table:
+    style = FontFace(
+        emphasis="BOLD" if pdf.has_bold else None,
+        color=(255, 255, 255),
+        fill_color=pdf.report.branding.rgb,
+    )
+    with pdf.table(
+        col_widths=tuple(widths),
+        width=sum(widths),
+        align="LEFT",
+        text_align="LEFT",
+        headings_style=style,
+        line_height=4.5,
+        padding=1,
+    ) as table:
         for values in (headings, *rows):
             row = table.row()
             for value in values:

@@ -36,8 +36,7 @@ SPAN_DAYS = {
 }
 """The longest gap between two slots of each frequency, in days."""
 
-MONTH_STEP = {ReportFrequency.MONTHLY: 1, ReportFrequency.QUARTERLY: 3,
-              ReportFrequency.YEARLY: 12}
+MONTH_STEP = {ReportFrequency.MONTHLY: 1, ReportFrequency.QUARTERLY: 3, ReportFrequency.YEARLY: 12}
 """Months between two slots of the month-based frequencies."""
 
 BIWEEKLY_DAYS = 14
@@ -69,8 +68,14 @@ class Recurrence:
     day_of_month: int = 1
 
     @classmethod
-    def parse(cls, frequency: str, at: str, timezone: str, day_of_week: int | None = None,
-              day_of_month: int | None = None) -> Recurrence:
+    def parse(
+        cls,
+        frequency: str,
+        at: str,
+        timezone: str,
+        day_of_week: int | None = None,
+        day_of_month: int | None = None,
+    ) -> Recurrence:
         """A rule from a schedule's columns; missing days default to Sunday and the 1st
         (the original worker's weekly and monthly slots).
 
@@ -103,8 +108,14 @@ def parse_time(text: str) -> time:
         RecurrenceError: not a valid ``HH:MM``.
     """
     hours, sep, minutes = text.partition(":")
-    if not (sep and len(hours) == len(minutes) == 2 and hours.isdigit() and minutes.isdigit()
-            and int(hours) < 24 and int(minutes) < 60):
+    if not (
+        sep
+        and len(hours) == len(minutes) == 2
+        and hours.isdigit()
+        and minutes.isdigit()
+        and int(hours) < 24
+        and int(minutes) < 60
+    ):
         raise RecurrenceError(f"time must be HH:MM, not {text!r}")
     return time(int(hours), int(minutes))
 
@@ -147,7 +158,8 @@ def slot_dates(rule: Recurrence, start: date, anchor: date | None = None) -> Ite
     if frequency is ReportFrequency.DAILY:
         return _every(start, 1)
     if frequency is ReportFrequency.WEEKLY or (
-            frequency is ReportFrequency.BIWEEKLY and anchor is None):
+        frequency is ReportFrequency.BIWEEKLY and anchor is None
+    ):
         return _every(start + timedelta(days=(rule.iso_weekday - start.weekday()) % 7), 7)
     if frequency is ReportFrequency.BIWEEKLY:
         assert anchor is not None

@@ -22,9 +22,12 @@ def environment() -> Environment:
     """The Jinja2 environment of the report templates (autoescape on, strict undefined)."""
     return Environment(
         loader=PackageLoader("engine.jobs.reports", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",),
-                                     disabled_extensions=("txt.j2",), default=True,
-                                     default_for_string=True),
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2",),
+            disabled_extensions=("txt.j2",),
+            default=True,
+            default_for_string=True,
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -47,16 +50,29 @@ class EmailBody:
     text: str
 
 
-def render_email(*, subject: str, title: str, workspace_name: str, period_label: str,
-                 process_count: int, movement_count: int, deadline_count: int,
-                 filename: str, primary_color: str) -> EmailBody:
+def render_email(
+    *,
+    subject: str,
+    title: str,
+    workspace_name: str,
+    period_label: str,
+    process_count: int,
+    movement_count: int,
+    deadline_count: int,
+    filename: str,
+    primary_color: str,
+) -> EmailBody:
     """The short e-mail that carries the report PDF as an attachment."""
     values = {
-        "subject": subject, "title": title, "workspace_name": workspace_name,
-        "period_label": period_label, "process_count": process_count,
-        "movement_count": movement_count, "deadline_count": deadline_count,
-        "filename": filename, "primary_color": primary_color,
+        "subject": subject,
+        "title": title,
+        "workspace_name": workspace_name,
+        "period_label": period_label,
+        "process_count": process_count,
+        "movement_count": movement_count,
+        "deadline_count": deadline_count,
+        "filename": filename,
+        "primary_color": primary_color,
     }
-    html, text = (environment().get_template(name).render(**values)
-                  for name in EMAIL_TEMPLATES)
+    html, text = (environment().get_template(name).render(**values) for name in EMAIL_TEMPLATES)
     return EmailBody(html=html, text=text)

@@ -137,8 +137,12 @@ class Outcome:
 
     def to_json(self) -> dict[str, Any]:
         """The outcome in the job's result."""
-        out: dict[str, Any] = {"scheduleId": self.schedule_id, "status": self.status,
-                               "periodKey": self.period_key, "executionId": self.execution_id}
+        out: dict[str, Any] = {
+            "scheduleId": self.schedule_id,
+            "status": self.status,
+            "periodKey": self.period_key,
+            "executionId": self.execution_id,
+        }
         if self.reason:
             out["reason" if self.status != "failed" else "error"] = self.reason
         return {**out, **self.details}
@@ -169,10 +173,17 @@ class ReportsWorker:
         sleep: injected for tests.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], *, output_dir: Path,
-                 enqueue_notification: EnqueueNotification, clock: Clock = utcnow,
-                 pdf_font: PdfFont | None | Literal["auto"] = AUTO,
-                 batch_pause_s: float = BATCH_PAUSE_S, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        output_dir: Path,
+        enqueue_notification: EnqueueNotification,
+        clock: Clock = utcnow,
+        pdf_font: PdfFont | None | Literal["auto"] = AUTO,
+        batch_pause_s: float = BATCH_PAUSE_S,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.store = SqlReportStore(sessions)
         self.output_dir = Path(output_dir).resolve()
         self.enqueue_notification = enqueue_notification
@@ -209,7 +220,7 @@ class ReportsWorker:
         for start in range(0, len(ids), BATCH_SIZE):
             if start:
                 await self.sleep(self.batch_pause_s)
-            batch = ids[start:start + BATCH_SIZE]
+            batch = ids[start : start + BATCH_SIZE]
             outcomes += await asyncio.gather(*(self._guarded(i, limiter, job) for i in batch))
             job.progress(5 + round(95 * (start + len(batch)) / len(ids)))
         result = _batch_result(outcomes, started, self.clock())
@@ -218,8 +229,9 @@ class ReportsWorker:
             raise ReportsFailedError(result)
         return result
 
-    async def _guarded(self, schedule_id: str, limiter: asyncio.Semaphore,
-                       job: JobContext) -> Outcome:
+    async def _guarded(
+        self, schedule_id: str, limiter: asyncio.Semaphore, job: JobContext
+    ) -> Outcome:
         async with limiter:
             try:
                 return await self._run(schedule_id, job)
@@ -228,8 +240,12 @@ class ReportsWorker:
             except Exception as exc:  # one schedule's failure must not stop the others
                 job.log(f"schedule {schedule_id}: {type(exc).__name__}: {exc}")
                 # A broken recurrence stays broken: retrying the whole job cannot help.
-                return Outcome(schedule_id, "failed", reason=f"{type(exc).__name__}: {exc}",
-                               retryable=not isinstance(exc, RecurrenceError))
+                return Outcome(
+                    schedule_id,
+                    "failed",
+                    reason=f"{type(exc).__name__}: {exc}",
+                    retryable=not isinstance(exc, RecurrenceError),
+                )
 
     async def _run(self, schedule_id: str, job: JobContext) -> Outcome:
         """One schedule, from its period to its delivery (resuming an earlier attempt)."""
@@ -253,16 +269,26 @@ class ReportsWorker:
             return outcome
         summary = claim.summary
         delivery = await self._deliver(info, period.key, summary)
-        await asyncio.to_thread(self.store.finish, claim.execution_id, info.id, delivery,
-                                last_run=datetime.fromisoformat(summary["windowEnd"]),
-                                next_run=period.next_run)
+        await asyncio.to_thread(
+            self.store.finish,
+            claim.execution_id,
+            info.id,
+            delivery,
+            last_run=datetime.fromisoformat(summary["windowEnd"]),
+            next_run=period.next_run,
+        )
         job.log(f"schedule {schedule_id}: report {period.key} {outcome.status}")
-        outcome.details = {"filePath": summary["pdfPath"], "processCount": summary[
-            "processCount"], "delivery": delivery, "nextRun": period.next_run.isoformat()}
+        outcome.details = {
+            "filePath": summary["pdfPath"],
+            "processCount": summary["processCount"],
+            "delivery": delivery,
+            "nextRun": period.next_run.isoformat(),
+        }
         return outcome
 
-    async def _generate(self, info: ScheduleInfo, period: Period, now: datetime,
-                        execution_id: str) -> Claim:
+    async def _generate(
+        self, info: ScheduleInfo, period: Period, now: datetime, execution_id: str
+    ) -> Claim:
         """Collect, render and write the report; mark the execution COMPLETED (and return
         it, as completed by this attempt or by a concurrent one)."""
         started = time.monotonic()
@@ -271,67 +297,95 @@ class ReportsWorker:
             summary = await asyncio.to_thread(self._write, info, content)
             summary["generationMs"] = int((time.monotonic() - started) * 1000)
             return await asyncio.to_thread(
-                self.store.complete, execution_id, file_path=summary["pdfPath"],
-                file_size=summary["pdfSize"], process_count=summary["processCount"],
-                summary=summary, finished_at=self.clock())
+                self.store.complete,
+                execution_id,
+                file_path=summary["pdfPath"],
+                file_size=summary["pdfSize"],
+                process_count=summary["processCount"],
+                summary=summary,
+                finished_at=self.clock(),
+            )
         except Exception as exc:
-            await asyncio.to_thread(self.store.fail, execution_id,
-                                    f"{type(exc).__name__}: {exc}", self.clock())
+            await asyncio.to_thread(
+                self.store.fail, execution_id, f"{type(exc).__name__}: {exc}", self.clock()
+            )
             raise
 
-    async def _content(self, info: ScheduleInfo, period: Period,
-                       now: datetime) -> ReportContent:
+    async def _content(self, info: ScheduleInfo, period: Period, now: datetime) -> ReportContent:
         start = info.last_run if info.last_run is not None else now - DEFAULT_WINDOW
-        window = Window(start=min(start, now), end=now, deadline_until=now + DEADLINE_HORIZON,
-                        max_processes=MAX_PROCESSES_PER_REPORT,
-                        max_movements=MAX_MOVEMENTS_PER_REPORT)
+        window = Window(
+            start=min(start, now),
+            end=now,
+            deadline_until=now + DEADLINE_HORIZON,
+            max_processes=MAX_PROCESSES_PER_REPORT,
+            max_movements=MAX_MOVEMENTS_PER_REPORT,
+        )
         collected = await asyncio.to_thread(self.store.collect, info, window)
         return ReportContent(
-            title=info.name, workspace_name=info.workspace_name, report_type=info.type,
-            period_key=period.key, slot=period.slot, window_start=window.start,
-            window_end=window.end, deadline_until=window.deadline_until,
-            timezone=period.rule.tz, sections=collected.sections,
+            title=info.name,
+            workspace_name=info.workspace_name,
+            report_type=info.type,
+            period_key=period.key,
+            slot=period.slot,
+            window_start=window.start,
+            window_end=window.end,
+            deadline_until=window.deadline_until,
+            timezone=period.rule.tz,
+            sections=collected.sections,
             total_processes=collected.total_processes,
-            omitted_movements=collected.omitted_movements, branding=info.branding)
+            omitted_movements=collected.omitted_movements,
+            branding=info.branding,
+        )
 
     def _write(self, info: ScheduleInfo, content: ReportContent) -> dict[str, Any]:
         """Render both files (atomically replaced) and return the execution's summary."""
-        directory = (self.output_dir / _path_component(info.workspace_id)
-                     / _path_component(info.id))
+        directory = self.output_dir / _path_component(info.workspace_id) / _path_component(info.id)
         directory.mkdir(parents=True, exist_ok=True)
         html_path = directory / f"{content.period_key}.html"
         pdf_path = directory / f"{content.period_key}.pdf"
         html_size = _write_atomically(html_path, render_html(content).encode("utf-8"))
         pdf_size = _write_atomically(pdf_path, render_pdf(content, self.pdf_font))
         return {
-            "periodKey": content.period_key, "periodLabel": content.period_label,
-            "slot": content.slot.isoformat(), "timezone": content.timezone.key,
+            "periodKey": content.period_key,
+            "periodLabel": content.period_label,
+            "slot": content.slot.isoformat(),
+            "timezone": content.timezone.key,
             "windowStart": content.window_start.isoformat(),
             "windowEnd": content.window_end.isoformat(),
             "deadlineUntil": content.deadline_until.isoformat(),
             "processCount": content.total_processes,
-            "processesListed": content.process_count, "clients": len(content.sections),
+            "processesListed": content.process_count,
+            "clients": len(content.sections),
             "newMovements": content.movement_count + content.omitted_movements,
             "upcomingDeadlines": content.deadline_count,
-            "htmlPath": str(html_path), "htmlSize": html_size,
-            "pdfPath": str(pdf_path), "pdfSize": pdf_size,
+            "htmlPath": str(html_path),
+            "htmlSize": html_size,
+            "pdfPath": str(pdf_path),
+            "pdfSize": pdf_size,
             "pdfFont": "unicode" if self.pdf_font is not None else "latin-1",
         }
 
-    async def _deliver(self, info: ScheduleInfo, key: str,
-                       summary: dict[str, Any]) -> dict[str, Any]:
+    async def _deliver(
+        self, info: ScheduleInfo, key: str, summary: dict[str, Any]
+    ) -> dict[str, Any]:
         """Enqueue the e-mail (unless the schedule has no recipients); the delivery record."""
         to = email_recipients(info.recipients)
         at = self.clock().isoformat()
         if not to:
             return {"skipped": "no recipients", "at": at}
         email = ReportEmail(
-            schedule_id=info.id, workspace_id=info.workspace_id,
-            workspace_name=info.workspace_name, title=info.name, period_key=key,
-            period_label=summary["periodLabel"], pdf_path=summary["pdfPath"],
-            process_count=summary["processCount"], movement_count=summary["newMovements"],
+            schedule_id=info.id,
+            workspace_id=info.workspace_id,
+            workspace_name=info.workspace_name,
+            title=info.name,
+            period_key=key,
+            period_label=summary["periodLabel"],
+            pdf_path=summary["pdfPath"],
+            process_count=summary["processCount"],
+            movement_count=summary["newMovements"],
             deadline_count=summary["upcomingDeadlines"],
-            primary_color=info.branding.primary_color)
+            primary_color=info.branding.primary_color,
+        )
         job_id = idempotency_key(info.id, key)
         await self.enqueue_notification(notification(email, to), job_id)
         return {"notificationJobId": job_id, "to": to, "enqueuedAt": at}
@@ -343,11 +397,11 @@ def _period(info: ScheduleInfo, now: datetime) -> Period:
     Raises:
         RecurrenceError: the schedule's recurrence is invalid.
     """
-    rule = Recurrence.parse(info.frequency, info.time, info.timezone, info.day_of_week,
-                            info.day_of_month)
+    rule = Recurrence.parse(
+        info.frequency, info.time, info.timezone, info.day_of_week, info.day_of_month
+    )
     slot = previous_slot(rule, now + DUE_GRACE, anchor=info.next_run)
-    return Period(rule, slot, period_key(rule, slot),
-                  next_slot(rule, max(slot, now), anchor=slot))
+    return Period(rule, slot, period_key(rule, slot), next_slot(rule, max(slot, now), anchor=slot))
 
 
 def _path_component(value: str) -> str:
@@ -371,11 +425,17 @@ def _write_atomically(path: Path, payload: bytes) -> int:
 def _batch_result(outcomes: list[Outcome], started: float, now: datetime) -> dict[str, Any]:
     """The result of ``generate-scheduled-reports``."""
     failed = [o for o in outcomes if o.status == "failed"]
-    count = {status: sum(o.status == status for o in outcomes)
-             for status in ("completed", "delivered", "skipped")}
+    count = {
+        status: sum(o.status == status for o in outcomes)
+        for status in ("completed", "delivered", "skipped")
+    }
     return {
-        "success": not failed, "total": len(outcomes), **count, "failed": len(failed),
+        "success": not failed,
+        "total": len(outcomes),
+        **count,
+        "failed": len(failed),
         "errors": [{"scheduleId": o.schedule_id, "error": o.reason} for o in failed],
         "results": [o.to_json() for o in outcomes],
-        "duration": int((time.monotonic() - started) * 1000), "timestamp": now.isoformat(),
+        "duration": int((time.monotonic() - started) * 1000),
+        "timestamp": now.isoformat(),
     }

@@ -42,12 +42,21 @@ class Reply:
             return self.raw_body
         if self.status != 200:
             return json.dumps({"error": {"message": self.content}}).encode()
-        return json.dumps({
-            "id": "chatcmpl-test", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "finish_reason": self.finish_reason,
-                         "message": {"role": "assistant", "content": self.content}}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 23, "total_tokens": 123},
-        }).encode()
+        return json.dumps(
+            {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": self.finish_reason,
+                        "message": {"role": "assistant", "content": self.content},
+                    }
+                ],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 23, "total_tokens": 123},
+            }
+        ).encode()
 
 
 @dataclass
@@ -125,6 +134,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Request:
 
 
 def _write_response(writer: asyncio.StreamWriter, status: int, body: bytes) -> None:
-    head = (f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
     writer.write(head.encode() + body)

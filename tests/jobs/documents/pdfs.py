@@ -74,7 +74,7 @@ def encrypted_pdf(data: bytes, user_password: str = "segredo") -> bytes:
 
 def truncated(data: bytes, fraction: float = 0.5) -> bytes:
     """The first ``fraction`` of the bytes (a broken upload)."""
-    return data[:int(len(data) * fraction)]
+    return data[: int(len(data) * fraction)]
 
 
 def write(directory: Path, name: str, data: bytes) -> Path:

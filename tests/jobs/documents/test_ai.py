@@ -83,17 +83,23 @@ async def test_connection_refused_is_retryable() -> None:
     assert caught.value.retryable
 
 
-@pytest.mark.parametrize(("reply", "error", "retryable"), [
-    (Reply(content="{\"summary\": \"cortado", finish_reason="length"),
-     AiTruncatedResponseError, False),
-    (Reply(content="[1, 2]"), AiMalformedResponseError, True),
-    (Reply(raw_body=b"<html>gateway</html>"), AiMalformedResponseError, True),
-    (Reply(raw_body=b'{"choices": []}'), AiMalformedResponseError, True),
-    (Reply(status=429, content="slow down"), AiUnavailableError, True),
-    (Reply(status=503, content="overloaded"), AiUnavailableError, True),
-    (Reply(status=400, content="unknown model"), AiRequestError, False),
-    (Reply(status=401, content=f"Incorrect API key provided: {KEY}"), AiAuthError, False),
-])
+@pytest.mark.parametrize(
+    ("reply", "error", "retryable"),
+    [
+        (
+            Reply(content='{"summary": "cortado', finish_reason="length"),
+            AiTruncatedResponseError,
+            False,
+        ),
+        (Reply(content="[1, 2]"), AiMalformedResponseError, True),
+        (Reply(raw_body=b"<html>gateway</html>"), AiMalformedResponseError, True),
+        (Reply(raw_body=b'{"choices": []}'), AiMalformedResponseError, True),
+        (Reply(status=429, content="slow down"), AiUnavailableError, True),
+        (Reply(status=503, content="overloaded"), AiUnavailableError, True),
+        (Reply(status=400, content="unknown model"), AiRequestError, False),
+        (Reply(status=401, content=f"Incorrect API key provided: {KEY}"), AiAuthError, False),
+    ],
+)
 async def test_error_answers(reply: Reply, error: type[AiError], retryable: bool) -> None:
     async with OpenAiStub([reply]).running() as stub:
         client = AiClient(stub.base_url, KEY, "gpt-test", timeout_s=5)
@@ -121,19 +127,20 @@ async def test_code_fenced_json_and_keyless_server() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"choices": [{"message": {
-            "content": "```json\n{\"summary\": \"ok\"}\n```"}}]})
+        return httpx.Response(
+            200, json={"choices": [{"message": {"content": '```json\n{"summary": "ok"}\n```'}}]}
+        )
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         answer = await AiClient("http://localhost:11434/v1", "", "llama", http=http).analyze(
-            "texto", "summary")
+            "texto", "summary"
+        )
     assert answer.result == {"summary": "ok"} and answer.model == "llama" and answer.tokens == 0
     assert "authorization" not in seen[0].headers
 
 
 def test_parse_completion_needs_content() -> None:
-    payloads: list[Any] = [{}, {"choices": [{}]}, {"choices": [{"message": {"content": None}}]},
-                           []]
+    payloads: list[Any] = [{}, {"choices": [{}]}, {"choices": [{"message": {"content": None}}]}, []]
     for payload in payloads:
         with pytest.raises(AiMalformedResponseError):
             parse_completion(payload, "m")
@@ -142,11 +149,20 @@ def test_parse_completion_needs_content() -> None:
 async def test_from_env() -> None:
     assert AiClient.from_env({}) is None
     assert AiClient.from_env({"AI_BASE_URL": "https://x/v1", "AI_API_KEY": KEY}) is None
-    client = AiClient.from_env({"AI_BASE_URL": "https://x/v1/", "AI_API_KEY": KEY,
-                                "AI_MODEL": "gpt-4o-mini", "AI_TIMEOUT_S": "30"})
+    client = AiClient.from_env(
+        {
+            "AI_BASE_URL": "https://x/v1/",
+            "AI_API_KEY": KEY,
+            "AI_MODEL": "gpt-4o-mini",
+            "AI_TIMEOUT_S": "30",
+        }
+    )
     assert client is not None
     assert (client.endpoint, client.model, client.timeout_s) == (
-        "https://x/v1/chat/completions", "gpt-4o-mini", 30.0)
+        "https://x/v1/chat/completions",
+        "gpt-4o-mini",
+        30.0,
+    )
     assert KEY not in repr(client)
     await client.aclose()
     with pytest.raises(ConfigError, match="AI_TIMEOUT_S"):
@@ -159,8 +175,12 @@ def test_cache_key_depends_on_text_model_and_type() -> None:
     base = cache_key("texto", "m", "complete")
     assert base.startswith("ai:analysis:") and len(base) == len("ai:analysis:") + 64
     assert base == cache_key("texto", "m", "complete")
-    others = {cache_key("texto2", "m", "complete"), cache_key("texto", "m2", "complete"),
-              cache_key("texto", "m", "risks"), cache_key("textom", "", "complete")}
+    others = {
+        cache_key("texto2", "m", "complete"),
+        cache_key("texto", "m2", "complete"),
+        cache_key("texto", "m", "risks"),
+        cache_key("textom", "", "complete"),
+    }
     assert base not in others and len(others) == 4
     assert PROMPT_VERSION
 

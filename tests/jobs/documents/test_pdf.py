@@ -45,7 +45,10 @@ def test_text_and_entities_of_a_two_page_petition(tmp_path: Path) -> None:
     assert result.entities.cnjs == (CNJ_A, CNJ_B)
     assert [str(a) for a in result.entities.amounts] == ["1234567.89", "500.00"]
     assert [p.name for p in result.entities.parties] == [
-        "João da Silva", "Banco Exemplo S.A.", "Maria Souza"]
+        "João da Silva",
+        "Banco Exemplo S.A.",
+        "Maria Souza",
+    ]
     data = result.to_json()
     assert data["textLength"] == len(result.text) and data["unreadablePages"] == []
     assert data["dates"] == ["2024-03-12", "2024-06-05"]
@@ -63,16 +66,20 @@ def test_empty_user_password_pdf_is_opened(tmp_path: Path) -> None:
     assert "Autor: Fulano" in result.text
 
 
-@pytest.mark.parametrize(("data", "error", "message"), [
-    (encrypted_pdf(text_pdf(["segredo"])), EncryptedPdfError, "password-protected"),
-    (truncated(petition_pdf()), CorruptPdfError, "unreadable PDF"),
-    (b"", CorruptPdfError, "empty file"),
-    (b"hello, I am a text file", CorruptPdfError, "not a PDF"),
-    (image_only_pdf(), NoTextError, "no extractable text"),
-    (text_pdf([]), NoTextError, "no extractable text"),
-])
-def test_unusable_pdfs_fail_with_named_errors(tmp_path: Path, data: bytes,
-                                              error: type[DocumentError], message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        (encrypted_pdf(text_pdf(["segredo"])), EncryptedPdfError, "password-protected"),
+        (truncated(petition_pdf()), CorruptPdfError, "unreadable PDF"),
+        (b"", CorruptPdfError, "empty file"),
+        (b"hello, I am a text file", CorruptPdfError, "not a PDF"),
+        (image_only_pdf(), NoTextError, "no extractable text"),
+        (text_pdf([]), NoTextError, "no extractable text"),
+    ],
+)
+def test_unusable_pdfs_fail_with_named_errors(
+    tmp_path: Path, data: bytes, error: type[DocumentError], message: str
+) -> None:
     path = write(tmp_path, "bad.pdf", data)
     with pytest.raises(error, match=message) as caught:
         extract_document(str(path), MB, 10, 30)
@@ -113,8 +120,7 @@ def test_clean_text() -> None:
 # --- the pool --------------------------------------------------------------------------
 
 
-async def test_real_process_pool_extracts_and_restarts_after_a_hard_timeout(
-        tmp_path: Path) -> None:
+async def test_real_process_pool_extracts_and_restarts_after_a_hard_timeout(tmp_path: Path) -> None:
     path = str(write(tmp_path, "p.pdf", petition_pdf()))
     pool = ExtractionPool(max_workers=1)
     try:
@@ -122,8 +128,9 @@ async def test_real_process_pool_extracts_and_restarts_after_a_hard_timeout(
         result = await pool.run(extract_document, path, MB, 10, 30.0, timeout_s=30)
         assert result.entities.cnjs == (CNJ_A, CNJ_B)
         with pytest.raises(CorruptPdfError):  # errors raised in the child come back named
-            await pool.run(extract_document, str(write(tmp_path, "x.pdf", b"x")), MB, 10,
-                           30.0, timeout_s=30)
+            await pool.run(
+                extract_document, str(write(tmp_path, "x.pdf", b"x")), MB, 10, 30.0, timeout_s=30
+            )
         first = pool.executor()
         started = time.monotonic()
         with pytest.raises(ExtractionTimeoutError, match="no result within 0.2s"):

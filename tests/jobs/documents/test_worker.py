@@ -65,8 +65,9 @@ class Job:
     def __init__(self, data: Any) -> None:
         self.progress: list[Any] = []
         self.logs: list[str] = []
-        self.ctx = JobContext("j1", "process-document", data, "document-processing", 1, 0,
-                              "t", self._report)
+        self.ctx = JobContext(
+            "j1", "process-document", data, "document-processing", 1, 0, "t", self._report
+        )
 
     def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
         if kind == "progress":
@@ -95,8 +96,13 @@ def seed(sessions: Sessions, path: Path, slug: str = "a") -> tuple[str, str]:
         s.add(workspace)
         s.flush()
         size = path.stat().st_size if path.exists() else 0
-        doc = CaseDocument(workspace_id=workspace.id, name=path.name, mime="application/pdf",
-                           size=size, path=str(path))
+        doc = CaseDocument(
+            workspace_id=workspace.id,
+            name=path.name,
+            mime="application/pdf",
+            size=size,
+            path=str(path),
+        )
         s.add(doc)
         s.flush()
         return workspace.id, doc.id
@@ -111,8 +117,13 @@ def document(sessions: Sessions, doc_id: str) -> CaseDocument:
 
 def analyses(sessions: Sessions, doc_id: str) -> list[CaseAnalysis]:
     with sessions() as s:
-        return list(s.scalars(select(CaseAnalysis).where(CaseAnalysis.document_id == doc_id)
-                              .order_by(CaseAnalysis.version)))
+        return list(
+            s.scalars(
+                select(CaseAnalysis)
+                .where(CaseAnalysis.document_id == doc_id)
+                .order_by(CaseAnalysis.version)
+            )
+        )
 
 
 def cache_rows(sessions: Sessions) -> list[AiCache]:
@@ -124,20 +135,31 @@ MakeWorker = Callable[..., DocumentWorker]
 
 
 @pytest.fixture
-async def make_worker(sessions: Sessions, redis: Redis, prefix: str,
-                      executor: ThreadPoolExecutor) -> AsyncIterator[MakeWorker]:
+async def make_worker(
+    sessions: Sessions, redis: Redis, prefix: str, executor: ThreadPoolExecutor
+) -> AsyncIterator[MakeWorker]:
     """Build workers (extraction in ``executor`` unless told otherwise); closed after."""
     workers: list[DocumentWorker] = []
     clients: list[AiClient] = []
 
-    def build(ai_url: str | None = None, timeout_s: float = 5.0, pool: Executor | None = None,
-              use_pool: bool = True, **limits: Any) -> DocumentWorker:
+    def build(
+        ai_url: str | None = None,
+        timeout_s: float = 5.0,
+        pool: Executor | None = None,
+        use_pool: bool = True,
+        **limits: Any,
+    ) -> DocumentWorker:
         ai = AiClient(ai_url, KEY, MODEL, timeout_s=timeout_s) if ai_url else None
         if ai:
             clients.append(ai)
-        worker = DocumentWorker(sessions, redis, ai=ai, cache_prefix=f"{prefix}:",
-                                limits=DocumentLimits(**limits),
-                                pool=(pool or executor) if use_pool else None)
+        worker = DocumentWorker(
+            sessions,
+            redis,
+            ai=ai,
+            cache_prefix=f"{prefix}:",
+            limits=DocumentLimits(**limits),
+            pool=(pool or executor) if use_pool else None,
+        )
         workers.append(worker)
         return worker
 
@@ -157,17 +179,27 @@ async def run(worker: DocumentWorker, doc_id: str, **data: Any) -> tuple[dict[st
 # --- extraction only ---------------------------------------------------------------------
 
 
-async def test_extraction_only_analysis(sessions: Sessions, tmp_path: Path,
-                                        make_worker: MakeWorker) -> None:
+async def test_extraction_only_analysis(
+    sessions: Sessions, tmp_path: Path, make_worker: MakeWorker
+) -> None:
     workspace_id, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     result, job = await run(make_worker(), doc_id)
     (row,) = analyses(sessions, doc_id)
     assert result == {
-        "documentId": doc_id, "workspaceId": workspace_id, "analysisId": row.id,
-        "version": 1, "analysisType": "complete", "pages": 2,
-        "textLength": row.extracted_data["textLength"], "cnjs": [CNJ_A, CNJ_B],
-        "dates": ["2024-03-12", "2024-06-05"], "amounts": ["1234567.89", "500.00"],
-        "partyCount": 3, "aiCached": False, "mode": "extraction-only", "model": "none",
+        "documentId": doc_id,
+        "workspaceId": workspace_id,
+        "analysisId": row.id,
+        "version": 1,
+        "analysisType": "complete",
+        "pages": 2,
+        "textLength": row.extracted_data["textLength"],
+        "cnjs": [CNJ_A, CNJ_B],
+        "dates": ["2024-03-12", "2024-06-05"],
+        "amounts": ["1234567.89", "500.00"],
+        "partyCount": 3,
+        "aiCached": False,
+        "mode": "extraction-only",
+        "model": "none",
         "processingMs": row.processing_ms,
     }
     assert row.status == AnalysisStatus.COMPLETED and not row.is_temporary
@@ -176,8 +208,12 @@ async def test_extraction_only_analysis(sessions: Sessions, tmp_path: Path,
     data = row.extracted_data
     assert data["cnjs"] == [CNJ_A, CNJ_B] and data["amounts"] == ["1234567.89", "500.00"]
     assert data["pages"] == 2 and data["textTruncated"] is False
-    assert data["parties"][0] == {"role": "autor", "side": "active", "name": "João da Silva",
-                                  "document": "123.456.789-09"}
+    assert data["parties"][0] == {
+        "role": "autor",
+        "side": "active",
+        "name": "João da Silva",
+        "document": "123.456.789-09",
+    }
     doc = document(sessions, doc_id)
     assert doc.ocr_status == OcrStatus.COMPLETED and doc.processed and doc.pages == 2
     assert doc.extracted_text is not None and "Réu: Banco Exemplo S.A." in doc.extracted_text
@@ -186,7 +222,8 @@ async def test_extraction_only_analysis(sessions: Sessions, tmp_path: Path,
 
 
 async def test_each_run_is_a_new_version_and_original_type_field_is_accepted(
-        sessions: Sessions, tmp_path: Path, make_worker: MakeWorker) -> None:
+    sessions: Sessions, tmp_path: Path, make_worker: MakeWorker
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     worker = make_worker()
     first, _ = await run(worker, doc_id)
@@ -195,8 +232,9 @@ async def test_each_run_is_a_new_version_and_original_type_field_is_accepted(
     assert [a.analysis_type for a in analyses(sessions, doc_id)] == ["complete", "pdf-analysis"]
 
 
-async def test_stored_text_is_capped(sessions: Sessions, tmp_path: Path,
-                                     make_worker: MakeWorker) -> None:
+async def test_stored_text_is_capped(
+    sessions: Sessions, tmp_path: Path, make_worker: MakeWorker
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     result, _ = await run(make_worker(max_stored_chars=40), doc_id)
     doc = document(sessions, doc_id)
@@ -206,8 +244,9 @@ async def test_stored_text_is_capped(sessions: Sessions, tmp_path: Path,
     assert result["textLength"] > 40 and result["cnjs"] == [CNJ_A, CNJ_B]
 
 
-async def test_real_process_pool(sessions: Sessions, tmp_path: Path,
-                                 make_worker: MakeWorker) -> None:
+async def test_real_process_pool(
+    sessions: Sessions, tmp_path: Path, make_worker: MakeWorker
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     worker = make_worker(use_pool=False, max_parallel=1)
     result, _ = await run(worker, doc_id)
@@ -218,8 +257,13 @@ async def test_real_process_pool(sessions: Sessions, tmp_path: Path,
 
 
 async def test_ai_analysis_then_cache_hit_without_http(
-        sessions: Sessions, redis: Redis, prefix: str, tmp_path: Path, stub: OpenAiStub,
-        make_worker: MakeWorker) -> None:
+    sessions: Sessions,
+    redis: Redis,
+    prefix: str,
+    tmp_path: Path,
+    stub: OpenAiStub,
+    make_worker: MakeWorker,
+) -> None:
     workspace_id, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     worker = make_worker(stub.base_url)
     first, job = await run(worker, doc_id)
@@ -230,7 +274,11 @@ async def test_ai_analysis_then_cache_hit_without_http(
     assert document(sessions, doc_id).summary == ANALYSIS["summary"]
     (cached,) = cache_rows(sessions)
     assert (cached.workspace_id, cached.hits, cached.model, cached.tokens) == (
-        workspace_id, 0, MODEL, 123)
+        workspace_id,
+        0,
+        MODEL,
+        123,
+    )
     assert cached.result == ANALYSIS and cached.cache_key.startswith("ai:analysis:")
     assert cached.expires_at is not None and cached.expires_at > utcnow() + timedelta(days=6)
     entry = json.loads(await redis.get(f"{prefix}:{cached.cache_key}"))
@@ -249,8 +297,13 @@ async def test_ai_analysis_then_cache_hit_without_http(
 
 
 async def test_database_cache_serves_when_redis_lost_the_entry(
-        sessions: Sessions, redis: Redis, prefix: str, tmp_path: Path, stub: OpenAiStub,
-        make_worker: MakeWorker) -> None:
+    sessions: Sessions,
+    redis: Redis,
+    prefix: str,
+    tmp_path: Path,
+    stub: OpenAiStub,
+    make_worker: MakeWorker,
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     worker = make_worker(stub.base_url)
     await run(worker, doc_id)
@@ -263,8 +316,13 @@ async def test_database_cache_serves_when_redis_lost_the_entry(
 
 
 async def test_entries_older_than_seven_days_are_not_used(
-        sessions: Sessions, redis: Redis, prefix: str, tmp_path: Path, stub: OpenAiStub,
-        make_worker: MakeWorker) -> None:
+    sessions: Sessions,
+    redis: Redis,
+    prefix: str,
+    tmp_path: Path,
+    stub: OpenAiStub,
+    make_worker: MakeWorker,
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     worker = make_worker(stub.base_url)
     await run(worker, doc_id)
@@ -281,7 +339,8 @@ async def test_entries_older_than_seven_days_are_not_used(
 
 
 async def test_redis_hit_from_another_workspace_gets_its_own_row(
-        sessions: Sessions, tmp_path: Path, stub: OpenAiStub, make_worker: MakeWorker) -> None:
+    sessions: Sessions, tmp_path: Path, stub: OpenAiStub, make_worker: MakeWorker
+) -> None:
     a_ws, a_doc = seed(sessions, write(tmp_path, "a.pdf", petition_pdf()), "a")
     b_ws, b_doc = seed(sessions, write(tmp_path, "b.pdf", petition_pdf()), "b")
     worker = make_worker(stub.base_url)
@@ -293,8 +352,8 @@ async def test_redis_hit_from_another_workspace_gets_its_own_row(
 
 
 async def test_malformed_ai_answer_fails_the_job_and_a_retry_succeeds(
-        sessions: Sessions, redis: Redis, prefix: str, tmp_path: Path,
-        make_worker: MakeWorker) -> None:
+    sessions: Sessions, redis: Redis, prefix: str, tmp_path: Path, make_worker: MakeWorker
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     replies = [Reply(content="isto não é JSON"), Reply()]
     async with OpenAiStub(replies).running() as stub:
@@ -314,7 +373,8 @@ async def test_malformed_ai_answer_fails_the_job_and_a_retry_succeeds(
 
 
 async def test_ai_timeout_fails_the_job_as_retryable(
-        sessions: Sessions, tmp_path: Path, make_worker: MakeWorker) -> None:
+    sessions: Sessions, tmp_path: Path, make_worker: MakeWorker
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     async with OpenAiStub([Reply(delay_s=0.5)]).running() as stub:
         worker = make_worker(stub.base_url, timeout_s=0.1)
@@ -337,12 +397,21 @@ FAILURES: list[tuple[str, Callable[[], bytes], dict[str, Any], type[DocumentErro
 ]
 
 
-@pytest.mark.parametrize(("code", "make", "limits", "error"), FAILURES,
-                         ids=[f"{f[0]}-{i}" for i, f in enumerate(FAILURES)])
+@pytest.mark.parametrize(
+    ("code", "make", "limits", "error"),
+    FAILURES,
+    ids=[f"{f[0]}-{i}" for i, f in enumerate(FAILURES)],
+)
 async def test_unusable_documents_fail_permanently(
-        sessions: Sessions, tmp_path: Path, stub: OpenAiStub, make_worker: MakeWorker,
-        code: str, make: Callable[[], bytes], limits: dict[str, Any],
-        error: type[DocumentError]) -> None:
+    sessions: Sessions,
+    tmp_path: Path,
+    stub: OpenAiStub,
+    make_worker: MakeWorker,
+    code: str,
+    make: Callable[[], bytes],
+    limits: dict[str, Any],
+    error: type[DocumentError],
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "bad.pdf", make()))
     worker = make_worker(stub.base_url, **limits)
     job = Job({"documentId": doc_id})
@@ -360,8 +429,7 @@ async def test_unusable_documents_fail_permanently(
     assert len(analyses(sessions, doc_id)) == 1
 
 
-async def test_missing_file(sessions: Sessions, tmp_path: Path,
-                            make_worker: MakeWorker) -> None:
+async def test_missing_file(sessions: Sessions, tmp_path: Path, make_worker: MakeWorker) -> None:
     _, doc_id = seed(sessions, tmp_path / "gone.pdf")
     with pytest.raises(DocumentFileMissingError, match="gone.pdf"):
         await run(make_worker(), doc_id)
@@ -369,8 +437,9 @@ async def test_missing_file(sessions: Sessions, tmp_path: Path,
     assert analyses(sessions, doc_id)[0].extracted_data == {"error": "file_missing"}
 
 
-async def test_unknown_document_and_other_workspace(sessions: Sessions, tmp_path: Path,
-                                                    make_worker: MakeWorker) -> None:
+async def test_unknown_document_and_other_workspace(
+    sessions: Sessions, tmp_path: Path, make_worker: MakeWorker
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "a.pdf", petition_pdf()), "a")
     other_ws, _ = seed(sessions, write(tmp_path, "b.pdf", petition_pdf()), "b")
     worker = make_worker()
@@ -389,7 +458,8 @@ class BrokenPool(Executor):
 
 
 async def test_crashed_extraction_gives_the_document_back(
-        sessions: Sessions, tmp_path: Path, make_worker: MakeWorker) -> None:
+    sessions: Sessions, tmp_path: Path, make_worker: MakeWorker
+) -> None:
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     with pytest.raises(ExtractionCrashedError) as caught:
         await run(make_worker(pool=BrokenPool()), doc_id)
@@ -401,10 +471,19 @@ async def test_crashed_extraction_gives_the_document_back(
 # --- job data ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [None, [], {}, {"documentId": ""}, {"documentId": 7},
-                                  {"documentId": "d", "analysisType": "no spaces"},
-                                  {"documentId": "d", "analysisType": "x" * 51},
-                                  {"documentId": "d", "workspaceId": 3}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        {},
+        {"documentId": ""},
+        {"documentId": 7},
+        {"documentId": "d", "analysisType": "no spaces"},
+        {"documentId": "d", "analysisType": "x" * 51},
+        {"documentId": "d", "workspaceId": 3},
+    ],
+)
 def test_invalid_job_data(data: Any) -> None:
     with pytest.raises(InvalidJobError):
         DocumentRequest.from_data(data)
@@ -412,9 +491,9 @@ def test_invalid_job_data(data: Any) -> None:
 
 def test_job_data_defaults_and_aliases() -> None:
     assert DocumentRequest.from_data({"documentId": " d1 "}) == DocumentRequest("d1")
-    assert DocumentRequest.from_data({"documentId": "d", "type": "pdf-analysis",
-                                      "workspaceId": "w"}) == DocumentRequest(
-        "d", "pdf-analysis", "w")
+    assert DocumentRequest.from_data(
+        {"documentId": "d", "type": "pdf-analysis", "workspaceId": "w"}
+    ) == DocumentRequest("d", "pdf-analysis", "w")
 
 
 def test_limits_must_be_positive() -> None:

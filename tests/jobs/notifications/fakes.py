@@ -31,9 +31,11 @@ WA_TOKEN = "EAAG_canary_whatsapp_token_789"
 PHONE_ID = "106540352242922"
 API_VERSION = "v21.0"
 
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-       b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-       + bytes(range(256)))
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    + bytes(range(256))
+)
 """A small PDF with every byte value in it (attachments must arrive byte-exact)."""
 
 
@@ -45,8 +47,9 @@ class Job:
 
     def __init__(self, data: Any, *, job_id: str = "job-1", attempt: int = 1) -> None:
         self.logs: list[str] = []
-        self.ctx = JobContext(job_id, "send-notification", data, "notifications", attempt, 0,
-                              "tok", self._report)
+        self.ctx = JobContext(
+            job_id, "send-notification", data, "notifications", attempt, 0, "tok", self._report
+        )
 
     def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
         if kind == "log":
@@ -94,15 +97,28 @@ class FakeResend(ScriptedServer):
 
     def route(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("authorization") != f"Bearer {RESEND_KEY}":
-            return json_response(401, {"statusCode": 401, "name": "missing_api_key",
-                                       "message": "Missing API key in the authorization header"})
+            return json_response(
+                401,
+                {
+                    "statusCode": 401,
+                    "name": "missing_api_key",
+                    "message": "Missing API key in the authorization header",
+                },
+            )
         if (request.method, request.url.path) != ("POST", "/emails"):
-            return json_response(404, {"statusCode": 404, "name": "not_found",
-                                       "message": "not found"})
+            return json_response(
+                404, {"statusCode": 404, "name": "not_found", "message": "not found"}
+            )
         data = json.loads(request.content)
         if any(t.endswith("@invalid.test") for t in data["to"]):
-            return json_response(422, {"statusCode": 422, "name": "validation_error",
-                                       "message": f"Invalid `to` field: {data['to'][0]}"})
+            return json_response(
+                422,
+                {
+                    "statusCode": 422,
+                    "name": "validation_error",
+                    "message": f"Invalid `to` field: {data['to'][0]}",
+                },
+            )
         return json_response(200, {"id": f"re-{len(self.seen)}"})
 
 
@@ -114,22 +130,45 @@ class FakeSendGrid(ScriptedServer):
 
     def route(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("authorization") != f"Bearer {SENDGRID_KEY}":
-            return json_response(401, {"errors": [{"message": "The provided authorization "
-                                                   "grant is invalid, expired, or revoked"}]})
+            return json_response(
+                401,
+                {
+                    "errors": [
+                        {
+                            "message": "The provided authorization "
+                            "grant is invalid, expired, or revoked"
+                        }
+                    ]
+                },
+            )
         data = json.loads(request.content)
         to = data["personalizations"][0]["to"][0]["email"]
         if to.endswith("@invalid.test"):
-            return json_response(400, {"errors": [{
-                "message": "Does not contain a valid address.",
-                "field": "personalizations.0.to.0.email", "help": None}]})
+            return json_response(
+                400,
+                {
+                    "errors": [
+                        {
+                            "message": "Does not contain a valid address.",
+                            "field": "personalizations.0.to.0.email",
+                            "help": None,
+                        }
+                    ]
+                },
+            )
         return httpx.Response(202, headers={"X-Message-Id": f"sg-{len(self.seen)}"})
 
 
-def graph_error(status: int, code: int, message: str, details: str = "",
-                headers: dict[str, str] | None = None) -> httpx.Response:
+def graph_error(
+    status: int, code: int, message: str, details: str = "", headers: dict[str, str] | None = None
+) -> httpx.Response:
     """A Graph API error answer."""
-    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code,
-                             "fbtrace_id": "AbCdEf"}
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "AbCdEf",
+    }
     if details:
         error["error_data"] = {"messaging_product": "whatsapp", "details": details}
     return json_response(status, {"error": error}, headers)
@@ -158,11 +197,17 @@ class FakeWhatsApp(ScriptedServer):
             return graph_error(400, 100, "Unsupported post request")
         to = json.loads(request.content)["to"]
         if to in self.undeliverable:
-            return graph_error(400, 131026, "Message undeliverable",
-                               f"Unable to deliver message to {to}")
-        return json_response(200, {"messaging_product": "whatsapp",
-                                   "contacts": [{"input": to, "wa_id": to}],
-                                   "messages": [{"id": f"wamid.{len(self.seen)}"}]})
+            return graph_error(
+                400, 131026, "Message undeliverable", f"Unable to deliver message to {to}"
+            )
+        return json_response(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": f"wamid.{len(self.seen)}"}],
+            },
+        )
 
 
 class SilentServer:
@@ -215,21 +260,32 @@ class SmtpRecorder:
     logins: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(  # noqa: N802
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802
-                          envelope: Envelope) -> str:
+    async def handle_DATA(  # noqa: N802
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+    ) -> str:
         raw = envelope.original_content or b""
         message = message_from_bytes(raw, policy=policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
-            self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos),
-                                          message))
+            self.received.append(
+                Received(str(envelope.mail_from), list(envelope.rcpt_tos), message)
+            )
         return "250 Message accepted"
 
 
@@ -246,10 +302,14 @@ class EphemeralController(Controller):
 USER, PASSWORD = "mailer", "canary-smtp-password-321"
 
 
-def _authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                   auth_data: Any) -> AuthResult:
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
-          and auth_data.password == PASSWORD.encode())
+def _authenticator(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)  # handled=True would send no reply
 
 

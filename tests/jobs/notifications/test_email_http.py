@@ -27,17 +27,23 @@ from tests.jobs.notifications.fakes import (
     SilentServer,
 )
 
-REPORT = Email(to="cliente@example.com", subject="Relatório", html="<p>Olá</p>", text="Olá",
-               attachments=(Attachment("relatorio.pdf", PDF, "application/pdf"),),
-               idempotency_key="report:exec-1")
+REPORT = Email(
+    to="cliente@example.com",
+    subject="Relatório",
+    html="<p>Olá</p>",
+    text="Olá",
+    attachments=(Attachment("relatorio.pdf", PDF, "application/pdf"),),
+    idempotency_key="report:exec-1",
+)
 B64_PDF = base64.b64encode(PDF).decode()
 
 
 async def test_resend_request_shape_and_id() -> None:
     fake = FakeResend()
     async with LoopbackServer(fake).running() as server:
-        sender = ResendSender(RESEND_KEY, sender="JustoAI <contato@justoai.com.br>",
-                              base_url=server.url)
+        sender = ResendSender(
+            RESEND_KEY, sender="JustoAI <contato@justoai.com.br>", base_url=server.url
+        )
         message_id = await sender.send(REPORT)
         await sender.aclose()
     assert message_id == "re-1"
@@ -45,38 +51,60 @@ async def test_resend_request_shape_and_id() -> None:
     assert (request.method, request.url.path) == ("POST", "/emails")
     assert request.headers["authorization"] == f"Bearer {RESEND_KEY}"
     assert request.headers["idempotency-key"] == "report:exec-1"
-    assert fake.bodies() == [{
-        "from": "JustoAI <contato@justoai.com.br>", "to": ["cliente@example.com"],
-        "subject": "Relatório", "html": "<p>Olá</p>", "text": "Olá",
-        "attachments": [{"filename": "relatorio.pdf", "content": B64_PDF}]}]
+    assert fake.bodies() == [
+        {
+            "from": "JustoAI <contato@justoai.com.br>",
+            "to": ["cliente@example.com"],
+            "subject": "Relatório",
+            "html": "<p>Olá</p>",
+            "text": "Olá",
+            "attachments": [{"filename": "relatorio.pdf", "content": B64_PDF}],
+        }
+    ]
 
 
 async def test_sendgrid_request_shape_and_message_id_header() -> None:
     fake = FakeSendGrid()
     async with LoopbackServer(fake).running() as server:
-        sender = SendGridSender(SENDGRID_KEY, sender="JustoAI <contato@justoai.com.br>",
-                                base_url=server.url)
+        sender = SendGridSender(
+            SENDGRID_KEY, sender="JustoAI <contato@justoai.com.br>", base_url=server.url
+        )
         message_id = await sender.send(REPORT)
         await sender.aclose()
     assert message_id == "sg-1"
     [request] = fake.seen
     assert (request.method, request.url.path) == ("POST", "/v3/mail/send")
     assert request.headers["authorization"] == f"Bearer {SENDGRID_KEY}"
-    assert fake.bodies() == [{
-        "personalizations": [{"to": [{"email": "cliente@example.com"}]}],
-        "from": {"email": "contato@justoai.com.br", "name": "JustoAI"},
-        "subject": "Relatório",
-        "content": [{"type": "text/plain", "value": "Olá"},
-                    {"type": "text/html", "value": "<p>Olá</p>"}],
-        "attachments": [{"content": B64_PDF, "filename": "relatorio.pdf",
-                         "type": "application/pdf", "disposition": "attachment"}]}]
+    assert fake.bodies() == [
+        {
+            "personalizations": [{"to": [{"email": "cliente@example.com"}]}],
+            "from": {"email": "contato@justoai.com.br", "name": "JustoAI"},
+            "subject": "Relatório",
+            "content": [
+                {"type": "text/plain", "value": "Olá"},
+                {"type": "text/html", "value": "<p>Olá</p>"},
+            ],
+            "attachments": [
+                {
+                    "content": B64_PDF,
+                    "filename": "relatorio.pdf",
+                    "type": "application/pdf",
+                    "disposition": "attachment",
+                }
+            ],
+        }
+    ]
 
 
 async def test_429_with_retry_after_is_retryable_and_carries_the_wait() -> None:
     fake = FakeResend()
-    fake.script.append(json_response(
-        429, {"statusCode": 429, "name": "rate_limit_exceeded", "message": "Too many requests"},
-        {"retry-after": "2", "ratelimit-remaining": "0"}))
+    fake.script.append(
+        json_response(
+            429,
+            {"statusCode": 429, "name": "rate_limit_exceeded", "message": "Too many requests"},
+            {"retry-after": "2", "ratelimit-remaining": "0"},
+        )
+    )
     async with LoopbackServer(fake).running() as server:
         sender = ResendSender(RESEND_KEY, base_url=server.url)
         with pytest.raises(RetryableNotificationError) as caught:
@@ -104,8 +132,10 @@ async def test_invalid_recipient_is_permanent_and_masked() -> None:
     bad = Email(to="ninguem@invalid.test", subject="s", text="t")
     resend, sendgrid = FakeResend(), FakeSendGrid()
     async with LoopbackServer(resend).running() as r, LoopbackServer(sendgrid).running() as s:
-        senders: list[EmailSender] = [ResendSender(RESEND_KEY, base_url=r.url),
-                                      SendGridSender(SENDGRID_KEY, base_url=s.url)]
+        senders: list[EmailSender] = [
+            ResendSender(RESEND_KEY, base_url=r.url),
+            SendGridSender(SENDGRID_KEY, base_url=s.url),
+        ]
         errors = []
         for sender in senders:
             with pytest.raises(PermanentNotificationError) as caught:
@@ -120,8 +150,16 @@ async def test_invalid_recipient_is_permanent_and_masked() -> None:
 
 async def test_400_validation_error_is_permanent() -> None:
     fake = FakeResend()
-    fake.script.append(json_response(400, {"statusCode": 400, "name": "validation_error",
-                                           "message": "The `from` field is invalid."}))
+    fake.script.append(
+        json_response(
+            400,
+            {
+                "statusCode": 400,
+                "name": "validation_error",
+                "message": "The `from` field is invalid.",
+            },
+        )
+    )
     async with LoopbackServer(fake).running() as server:
         sender = ResendSender(RESEND_KEY, base_url=server.url)
         with pytest.raises(PermanentNotificationError, match="400: validation_error"):

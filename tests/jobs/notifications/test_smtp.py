@@ -16,16 +16,22 @@ from engine.jobs.notifications import (
 )
 from tests.jobs.notifications.fakes import PASSWORD, PDF, USER, SmtpRecorder, smtp_server
 
-REPORT = Email(to="cliente@example.com", subject="Relatório semanal", html="<p>Olá</p>",
-               text="Olá", attachments=(Attachment("relatorio.pdf", PDF, "application/pdf"),),
-               idempotency_key="report:exec-1")
+REPORT = Email(
+    to="cliente@example.com",
+    subject="Relatório semanal",
+    html="<p>Olá</p>",
+    text="Olá",
+    attachments=(Attachment("relatorio.pdf", PDF, "application/pdf"),),
+    idempotency_key="report:exec-1",
+)
 
 
 async def test_message_with_pdf_attachment_arrives_byte_exact() -> None:
     recorder = SmtpRecorder()
     with smtp_server(recorder) as port:
-        sender = SmtpSender("127.0.0.1", port, sender="JustoAI <contato@justoai.com.br>",
-                            tls="none", timeout_s=5)
+        sender = SmtpSender(
+            "127.0.0.1", port, sender="JustoAI <contato@justoai.com.br>", tls="none", timeout_s=5
+        )
         message_id = await sender.send(REPORT)
 
     [got] = recorder.received
@@ -56,11 +62,13 @@ async def test_same_key_gives_the_same_message_id() -> None:
 async def test_login_is_used_and_a_wrong_password_is_a_config_error() -> None:
     recorder = SmtpRecorder()
     with smtp_server(recorder, auth=True) as port:
-        good = SmtpSender("127.0.0.1", port, username=USER, password=PASSWORD, tls="none",
-                          timeout_s=5)
+        good = SmtpSender(
+            "127.0.0.1", port, username=USER, password=PASSWORD, tls="none", timeout_s=5
+        )
         await good.send(REPORT)
-        bad = SmtpSender("127.0.0.1", port, username=USER, password="wrong", tls="none",
-                         timeout_s=5)
+        bad = SmtpSender(
+            "127.0.0.1", port, username=USER, password="wrong", tls="none", timeout_s=5
+        )
         with pytest.raises(NotificationConfigError) as caught:
             await bad.send(REPORT)
     assert len(recorder.received) == 1
@@ -68,8 +76,12 @@ async def test_login_is_used_and_a_wrong_password_is_a_config_error() -> None:
 
 
 async def test_refused_recipient_5xx_is_permanent_4xx_is_retryable() -> None:
-    recorder = SmtpRecorder(refuse={"gone@example.com": "550 5.1.1 User unknown",
-                                    "busy@example.com": "451 4.3.0 Try again later"})
+    recorder = SmtpRecorder(
+        refuse={
+            "gone@example.com": "550 5.1.1 User unknown",
+            "busy@example.com": "451 4.3.0 Try again later",
+        }
+    )
     with smtp_server(recorder) as port:
         sender = SmtpSender("127.0.0.1", port, tls="none", timeout_s=5)
         with pytest.raises(PermanentNotificationError, match="recipient refused"):

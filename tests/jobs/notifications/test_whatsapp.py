@@ -46,9 +46,15 @@ async def test_text_message_shape() -> None:
     [request] = fake.seen
     assert request.url.path == f"/{API_VERSION}/{PHONE_ID}/messages"
     assert request.headers["authorization"] == f"Bearer {WA_TOKEN}"
-    assert fake.messages() == [{
-        "messaging_product": "whatsapp", "recipient_type": "individual", "to": "5511999998888",
-        "type": "text", "text": {"preview_url": False, "body": "Nova movimentação no processo"}}]
+    assert fake.messages() == [
+        {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "5511999998888",
+            "type": "text",
+            "text": {"preview_url": False, "body": "Nova movimentação no processo"},
+        }
+    ]
 
 
 async def test_template_with_body_params_and_document_header() -> None:
@@ -58,14 +64,24 @@ async def test_template_with_body_params_and_document_header() -> None:
         await client.send_template(TO, template)
         await client.send_template(TO, template, Document("media-9", "r.pdf"))
     plain, with_doc = (m["template"] for m in fake.messages())
-    body = {"type": "body", "parameters": [{"type": "text", "text": "Cliente X"},
-                                           {"type": "text", "text": "12"}]}
-    assert plain == {"name": "relatorio_semanal", "language": {"code": "pt_BR"},
-                     "components": [body]}
+    body = {
+        "type": "body",
+        "parameters": [{"type": "text", "text": "Cliente X"}, {"type": "text", "text": "12"}],
+    }
+    assert plain == {
+        "name": "relatorio_semanal",
+        "language": {"code": "pt_BR"},
+        "components": [body],
+    }
     assert with_doc["components"] == [
-        {"type": "header", "parameters": [
-            {"type": "document", "document": {"id": "media-9", "filename": "r.pdf"}}]},
-        body]
+        {
+            "type": "header",
+            "parameters": [
+                {"type": "document", "document": {"id": "media-9", "filename": "r.pdf"}}
+            ],
+        },
+        body,
+    ]
 
 
 async def test_upload_then_document_message() -> None:
@@ -79,20 +95,39 @@ async def test_upload_then_document_message() -> None:
     assert upload["type"] == (None, b"application/pdf")
     assert upload["file"] == ("relatorio.pdf", PDF)
     assert fake.messages()[0]["document"] == {
-        "id": "media-1", "filename": "relatorio.pdf", "caption": "Seu relatório semanal"}
+        "id": "media-1",
+        "filename": "relatorio.pdf",
+        "caption": "Seu relatório semanal",
+    }
 
 
-@pytest.mark.parametrize(("response", "code", "after"), [
-    (graph_error(429, 130429, "Rate limit hit", "Cloud API message throughput has been "
-                 "reached.", {"retry-after": "1"}), "130429", 1.0),
-    (graph_error(400, 131056, "(Business Account, Consumer Account) pair rate limit hit"),
-     "131056", None),
-    (graph_error(500, 131000, "Something went wrong"), "131000", None),
-    (graph_error(503, 2, "Service temporarily unavailable"), "2", None),
-    (json_response(502, {"oops": True}), "502", None),
-])
+@pytest.mark.parametrize(
+    ("response", "code", "after"),
+    [
+        (
+            graph_error(
+                429,
+                130429,
+                "Rate limit hit",
+                "Cloud API message throughput has been reached.",
+                {"retry-after": "1"},
+            ),
+            "130429",
+            1.0,
+        ),
+        (
+            graph_error(400, 131056, "(Business Account, Consumer Account) pair rate limit hit"),
+            "131056",
+            None,
+        ),
+        (graph_error(500, 131000, "Something went wrong"), "131000", None),
+        (graph_error(503, 2, "Service temporarily unavailable"), "2", None),
+        (json_response(502, {"oops": True}), "502", None),
+    ],
+)
 async def test_rate_limits_and_server_errors_are_retryable(
-        response: object, code: str, after: float | None) -> None:
+    response: object, code: str, after: float | None
+) -> None:
     fake = FakeWhatsApp()
     fake.script.append(response)  # type: ignore[arg-type]
     async with client_for(fake) as client:

@@ -50,14 +50,21 @@ def rows(sessions: sessionmaker[Session]) -> list[Notification]:
 
 
 def email_job(workspace_id: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "email-alert", "workspaceId": workspace_id, "to": ["cliente@example.com"],
-            "subject": "Nova movimentação", "html": "<p>Sentença publicada</p>",
-            "text": "Sentença publicada", **extra}
+    return {
+        "type": "email-alert",
+        "workspaceId": workspace_id,
+        "to": ["cliente@example.com"],
+        "subject": "Nova movimentação",
+        "html": "<p>Sentença publicada</p>",
+        "text": "Sentença publicada",
+        **extra,
+    }
 
 
 @asynccontextmanager
-async def resend_worker(sessions: sessionmaker[Session],
-                        fake: FakeResend) -> AsyncIterator[NotificationWorker]:
+async def resend_worker(
+    sessions: sessionmaker[Session], fake: FakeResend
+) -> AsyncIterator[NotificationWorker]:
     async with LoopbackServer(fake).running() as server:
         sender = ResendSender(RESEND_KEY, base_url=server.url)
         try:
@@ -67,11 +74,11 @@ async def resend_worker(sessions: sessionmaker[Session],
 
 
 @asynccontextmanager
-async def whatsapp_worker(sessions: sessionmaker[Session],
-                          fake: FakeWhatsApp) -> AsyncIterator[NotificationWorker]:
+async def whatsapp_worker(
+    sessions: sessionmaker[Session], fake: FakeWhatsApp
+) -> AsyncIterator[NotificationWorker]:
     async with LoopbackServer(fake).running() as server:
-        client = WhatsAppClient(WA_TOKEN, PHONE_ID, api_version=API_VERSION,
-                                base_url=server.url)
+        client = WhatsAppClient(WA_TOKEN, PHONE_ID, api_version=API_VERSION, base_url=server.url)
         try:
             yield NotificationWorker(sessions, email=None, whatsapp=client)
         finally:
@@ -82,18 +89,25 @@ async def whatsapp_worker(sessions: sessionmaker[Session],
 
 
 async def test_smtp_report_with_pdf_is_recorded_and_a_retry_does_not_resend(
-        sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     ws = seed_workspace(sessions)
     pdf = tmp_path / "relatorio-semanal.pdf"
     pdf.write_bytes(PDF)
     recorder = SmtpRecorder()
-    job = Job(email_job(ws, type="email-report", subject="Relatório semanal",
-                        attachments=[{"path": str(pdf), "contentType": "application/pdf"}]),
-              job_id="77")
+    job = Job(
+        email_job(
+            ws,
+            type="email-report",
+            subject="Relatório semanal",
+            attachments=[{"path": str(pdf), "contentType": "application/pdf"}],
+        ),
+        job_id="77",
+    )
     with smtp_server(recorder) as port:
         worker = NotificationWorker(
-            sessions, email=SmtpSender("127.0.0.1", port, tls="none", timeout_s=5),
-            whatsapp=None)
+            sessions, email=SmtpSender("127.0.0.1", port, tls="none", timeout_s=5), whatsapp=None
+        )
         first = await worker(job.ctx)
         again = await worker(job.retry().ctx)
 
@@ -102,29 +116,54 @@ async def test_smtp_report_with_pdf_is_recorded_and_a_retry_does_not_resend(
     assert attachment.get_filename() == "relatorio-semanal.pdf"
     assert attachment.get_payload(decode=True) == PDF
     [row] = rows(sessions)
-    assert (row.idempotency_key, row.workspace_id, row.channel, row.recipient, row.template,
-            row.subject, row.status, row.attempts) == (
-        "notif:77", ws, Channel.EMAIL, "cliente@example.com", "email-report",
-        "Relatório semanal", NotificationStatus.SENT, 1)
+    assert (
+        row.idempotency_key,
+        row.workspace_id,
+        row.channel,
+        row.recipient,
+        row.template,
+        row.subject,
+        row.status,
+        row.attempts,
+    ) == (
+        "notif:77",
+        ws,
+        Channel.EMAIL,
+        "cliente@example.com",
+        "email-report",
+        "Relatório semanal",
+        NotificationStatus.SENT,
+        1,
+    )
     assert row.provider_message_id == received.message["Message-ID"]
     assert row.sent_at is not None and row.error is None
     assert row.payload["attachments"] == [
-        {"filename": "relatorio-semanal.pdf", "contentType": "application/pdf",
-         "size": len(PDF)}]
+        {"filename": "relatorio-semanal.pdf", "contentType": "application/pdf", "size": len(PDF)}
+    ]
     assert first["status"] == "sent" and first["permanent"] is False
-    assert first["deliveries"] == [{"recipient": "c***@example.com", "status": "sent",
-                                    "attempts": 1,
-                                    "providerMessageId": row.provider_message_id}]
+    assert first["deliveries"] == [
+        {
+            "recipient": "c***@example.com",
+            "status": "sent",
+            "attempts": 1,
+            "providerMessageId": row.provider_message_id,
+        }
+    ]
     assert again["deliveries"][0]["alreadySent"] is True
 
 
 async def test_rate_limited_send_is_retried_with_retry_after_then_sent_once(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeResend()
-    fake.script.append(json_response(429, {"statusCode": 429, "name": "rate_limit_exceeded",
-                                           "message": "Too many requests"},
-                                     {"retry-after": "1"}))
+    fake.script.append(
+        json_response(
+            429,
+            {"statusCode": 429, "name": "rate_limit_exceeded", "message": "Too many requests"},
+            {"retry-after": "1"},
+        )
+    )
     job = Job(email_job(ws, idempotencyKey="alert:proc-1:mov-9"))
     async with resend_worker(sessions, fake) as worker:
         with pytest.raises(RetryableNotificationError) as caught:
@@ -139,13 +178,18 @@ async def test_rate_limited_send_is_retried_with_retry_after_then_sent_once(
     assert [r.headers["idempotency-key"] for r in fake.seen] == ["alert:proc-1:mov-9"] * 2
     [row] = rows(sessions)
     assert (row.status, row.attempts, row.provider_message_id, row.error) == (
-        NotificationStatus.SENT, 2, "re-2", None)
+        NotificationStatus.SENT,
+        2,
+        "re-2",
+        None,
+    )
     assert second["status"] == "sent" and third["deliveries"][0]["alreadySent"] is True
     assert len(fake.seen) == 2
 
 
 async def test_5xx_is_retried_and_the_last_attempt_marks_the_row_failed(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeResend()
     fake.script.extend(json_response(503, {"message": "down"}) for _ in range(2))
@@ -162,7 +206,8 @@ async def test_5xx_is_retried_and_the_last_attempt_marks_the_row_failed(
 
 
 async def test_invalid_recipient_fails_at_once_without_raising(
-        sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture) -> None:
+    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeResend()
     job = Job(email_job(ws, to=["ninguem@invalid.test"]))
@@ -181,7 +226,8 @@ async def test_invalid_recipient_fails_at_once_without_raising(
 
 
 async def test_malformed_address_fails_without_calling_the_provider(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeResend()
     async with resend_worker(sessions, fake) as worker:
@@ -191,16 +237,25 @@ async def test_malformed_address_fails_without_calling_the_provider(
 
 
 async def test_several_recipients_each_get_a_row_and_a_retry_skips_those_served(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeResend()
-    data = {"type": "email-alert",
-            "data": {"workspaceId": ws, "to": ["a@example.com", "b@example.com"],
-                     "subject": "Prazo", "text": "Prazo amanhã", "idempotencyKey": "k1"}}
+    data = {
+        "type": "email-alert",
+        "data": {
+            "workspaceId": ws,
+            "to": ["a@example.com", "b@example.com"],
+            "subject": "Prazo",
+            "text": "Prazo amanhã",
+            "idempotencyKey": "k1",
+        },
+    }
     job = Job(data)
     async with resend_worker(sessions, fake) as worker:
-        fake.script.extend([json_response(200, {"id": "re-a"}),
-                            json_response(500, {"message": "boom"})])
+        fake.script.extend(
+            [json_response(200, {"id": "re-a"}), json_response(500, {"message": "boom"})]
+        )
         with pytest.raises(RetryableNotificationError):
             await worker(job.ctx)
         result = await worker(job.retry().ctx)
@@ -209,28 +264,46 @@ async def test_several_recipients_each_get_a_row_and_a_retry_skips_those_served(
     assert sent_to == ["a@example.com", "b@example.com", "b@example.com"]
     a, b = rows(sessions)
     assert (a.idempotency_key, a.status, a.attempts, a.provider_message_id) == (
-        "k1:a@example.com", NotificationStatus.SENT, 1, "re-a")
+        "k1:a@example.com",
+        NotificationStatus.SENT,
+        1,
+        "re-a",
+    )
     assert (b.idempotency_key, b.status, b.attempts) == (
-        "k1:b@example.com", NotificationStatus.SENT, 2)
+        "k1:b@example.com",
+        NotificationStatus.SENT,
+        2,
+    )
     assert [r.headers["idempotency-key"] for r in fake.seen] == [
-        "k1:a@example.com", "k1:b@example.com", "k1:b@example.com"]
+        "k1:a@example.com",
+        "k1:b@example.com",
+        "k1:b@example.com",
+    ]
     assert result["sent"] == 2 and result["deliveries"][0]["alreadySent"] is True
 
 
 async def test_partial_permanent_failure_is_reported_not_raised(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeResend()
     async with resend_worker(sessions, fake) as worker:
         result = await worker(Job(email_job(ws, to=["x@invalid.test", "ok@example.com"])).ctx)
     assert (result["status"], result["permanent"], result["sent"], result["failed"]) == (
-        "partial", True, 1, 1)
-    assert sorted(r.status for r in rows(sessions)) == [NotificationStatus.FAILED,
-                                                        NotificationStatus.SENT]
+        "partial",
+        True,
+        1,
+        1,
+    )
+    assert sorted(r.status for r in rows(sessions)) == [
+        NotificationStatus.FAILED,
+        NotificationStatus.SENT,
+    ]
 
 
 async def test_raise_permanent_option_raises_after_recording(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     ws = seed_workspace(sessions)
     async with LoopbackServer(FakeResend()).running() as server:
         sender = ResendSender(RESEND_KEY, base_url=server.url)
@@ -244,7 +317,8 @@ async def test_raise_permanent_option_raises_after_recording(
 
 
 async def test_invalid_job_data_completes_as_a_permanent_failure(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     worker = NotificationWorker(sessions, email=None, whatsapp=None)
     job = Job({"type": "email-alert", "data": {"to": "a@b.com"}})
     result = await worker(job.ctx)
@@ -253,8 +327,7 @@ async def test_invalid_job_data_completes_as_a_permanent_failure(
     assert rows(sessions) == [] and "invalid notification" in job.logs[0]
 
 
-async def test_unconfigured_channel_raises_a_config_error(
-        sessions: sessionmaker[Session]) -> None:
+async def test_unconfigured_channel_raises_a_config_error(sessions: sessionmaker[Session]) -> None:
     ws = seed_workspace(sessions)
     worker = NotificationWorker(sessions, email=None, whatsapp=None)
     with pytest.raises(NotificationConfigError, match="email channel is not configured"):
@@ -263,7 +336,8 @@ async def test_unconfigured_channel_raises_a_config_error(
 
 
 async def test_key_of_another_workspace_or_unknown_workspace_is_not_sent(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     a, b = seed_workspace(sessions, "a"), seed_workspace(sessions, "b")
     fake = FakeResend()
     async with resend_worker(sessions, fake) as worker:
@@ -271,8 +345,7 @@ async def test_key_of_another_workspace_or_unknown_workspace_is_not_sent(
         stolen = await worker(Job(email_job(b, idempotencyKey="shared")).ctx)
         unknown = await worker(Job(email_job("no-such-workspace")).ctx)
     assert len(fake.seen) == 1
-    assert stolen["status"] == "failed" and "another workspace" in \
-        stolen["deliveries"][0]["error"]
+    assert stolen["status"] == "failed" and "another workspace" in stolen["deliveries"][0]["error"]
     assert "unknown workspace" in unknown["deliveries"][0]["error"]
     [row] = rows(sessions)
     assert row.workspace_id == a
@@ -282,18 +355,39 @@ async def test_key_of_another_workspace_or_unknown_workspace_is_not_sent(
 
 
 async def test_whatsapp_alert_text_inside_window_template_outside(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeWhatsApp()
     async with whatsapp_worker(sessions, fake) as worker:
-        inside = await worker(Job({"type": "whatsapp-alert", "workspaceId": ws, "to": PHONE,
-                                   "text": "Nova movimentação", "withinWindow": True},
-                                  job_id="1").ctx)
-        outside = await worker(Job({
-            "type": "whatsapp-alert", "workspaceId": ws, "to": [PHONE],
-            "text": "ignored outside the window",
-            "template": {"name": "alerta_movimentacao", "language": "pt_BR",
-                         "params": ["0001234-56.2024.8.26.0100"]}}, job_id="2").ctx)
+        inside = await worker(
+            Job(
+                {
+                    "type": "whatsapp-alert",
+                    "workspaceId": ws,
+                    "to": PHONE,
+                    "text": "Nova movimentação",
+                    "withinWindow": True,
+                },
+                job_id="1",
+            ).ctx
+        )
+        outside = await worker(
+            Job(
+                {
+                    "type": "whatsapp-alert",
+                    "workspaceId": ws,
+                    "to": [PHONE],
+                    "text": "ignored outside the window",
+                    "template": {
+                        "name": "alerta_movimentacao",
+                        "language": "pt_BR",
+                        "params": ["0001234-56.2024.8.26.0100"],
+                    },
+                },
+                job_id="2",
+            ).ctx
+        )
     text, template = fake.messages()
     assert (text["type"], text["text"]["body"]) == ("text", "Nova movimentação")
     assert template["type"] == "template"
@@ -304,37 +398,61 @@ async def test_whatsapp_alert_text_inside_window_template_outside(
 
 
 async def test_whatsapp_report_uploads_once_then_document_or_template_header(
-        sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     ws = seed_workspace(sessions)
     pdf = tmp_path / "relatorio.pdf"
     pdf.write_bytes(PDF)
     fake = FakeWhatsApp()
-    report = {"type": "whatsapp-report", "workspaceId": ws, "to": [PHONE, OTHER_PHONE],
-              "text": "Seu relatório", "attachments": [{"path": str(pdf)}]}
+    report = {
+        "type": "whatsapp-report",
+        "workspaceId": ws,
+        "to": [PHONE, OTHER_PHONE],
+        "text": "Seu relatório",
+        "attachments": [{"path": str(pdf)}],
+    }
     async with whatsapp_worker(sessions, fake) as worker:
         await worker(Job({**report, "withinWindow": True}, job_id="in").ctx)
-        await worker(Job({**report, "template": {"name": "relatorio_semanal",
-                                                 "params": ["Cliente X"]}},
-                         job_id="out").ctx)
+        await worker(
+            Job(
+                {**report, "template": {"name": "relatorio_semanal", "params": ["Cliente X"]}},
+                job_id="out",
+            ).ctx
+        )
     assert [u["file"] for u in fake.uploads] == [("relatorio.pdf", PDF)] * 2  # one per job
     doc1, doc2, tpl1, tpl2 = fake.messages()
-    assert doc1["document"] == {"id": "media-1", "filename": "relatorio.pdf",
-                                "caption": "Seu relatório"}
+    assert doc1["document"] == {
+        "id": "media-1",
+        "filename": "relatorio.pdf",
+        "caption": "Seu relatório",
+    }
     assert (doc1["to"], doc2["to"]) == ("5511999998888", "5521988887777")
-    assert tpl1["template"]["components"][0] == {"type": "header", "parameters": [
-        {"type": "document", "document": {"id": "media-2", "filename": "relatorio.pdf"}}]}
+    assert tpl1["template"]["components"][0] == {
+        "type": "header",
+        "parameters": [
+            {"type": "document", "document": {"id": "media-2", "filename": "relatorio.pdf"}}
+        ],
+    }
     assert tpl2["to"] == "5521988887777"
     assert [r.status for r in rows(sessions)] == [NotificationStatus.SENT] * 4
 
 
 @pytest.mark.parametrize(("code", "status"), [(130429, 429), (131056, 400)])
 async def test_whatsapp_rate_limits_are_retried(
-        sessions: sessionmaker[Session], code: int, status: int) -> None:
+    sessions: sessionmaker[Session], code: int, status: int
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeWhatsApp()
     fake.script.append(graph_error(status, code, "rate limit hit"))
-    job = Job({"type": "whatsapp-alert", "workspaceId": ws, "to": PHONE, "text": "oi",
-               "withinWindow": True})
+    job = Job(
+        {
+            "type": "whatsapp-alert",
+            "workspaceId": ws,
+            "to": PHONE,
+            "text": "oi",
+            "withinWindow": True,
+        }
+    )
     async with whatsapp_worker(sessions, fake) as worker:
         with pytest.raises(RetryableNotificationError) as caught:
             await worker(job.ctx)
@@ -346,18 +464,24 @@ async def test_whatsapp_rate_limits_are_retried(
 
 
 async def test_whatsapp_invalid_recipient_fails_permanently_and_logs_masked(
-        sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture) -> None:
+    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeWhatsApp()
     fake.undeliverable.add("5511999998888")
     caplog.set_level(logging.INFO, "justo.queue.notifications")
-    job = Job({"type": "whatsapp-alert", "workspaceId": ws, "to": [PHONE, OTHER_PHONE],
-               "template": {"name": "alerta"}})
+    job = Job(
+        {
+            "type": "whatsapp-alert",
+            "workspaceId": ws,
+            "to": [PHONE, OTHER_PHONE],
+            "template": {"name": "alerta"},
+        }
+    )
     async with whatsapp_worker(sessions, fake) as worker:
         result = await worker(job.ctx)
     assert (result["status"], result["permanent"]) == ("partial", True)
-    assert [d["recipient"] for d in result["deliveries"]] == ["+55119****8888",
-                                                              "+55219****7777"]
+    assert [d["recipient"] for d in result["deliveries"]] == ["+55119****8888", "+55219****7777"]
     failed = next(r for r in rows(sessions) if r.recipient == PHONE)
     assert failed.status == NotificationStatus.FAILED and failed.error is not None
     assert "131026" in failed.error and "5511999998888" not in failed.error
@@ -368,12 +492,21 @@ async def test_whatsapp_invalid_recipient_fails_permanently_and_logs_masked(
 
 
 async def test_bad_phone_number_fails_without_calling_the_api(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     ws = seed_workspace(sessions)
     fake = FakeWhatsApp()
     async with whatsapp_worker(sessions, fake) as worker:
-        result = await worker(Job({"type": "whatsapp-alert", "workspaceId": ws,
-                                   "to": "+0012", "template": {"name": "alerta"}}).ctx)
+        result = await worker(
+            Job(
+                {
+                    "type": "whatsapp-alert",
+                    "workspaceId": ws,
+                    "to": "+0012",
+                    "template": {"name": "alerta"},
+                }
+            ).ctx
+        )
     assert result["status"] == "failed" and fake.seen == []
 
 

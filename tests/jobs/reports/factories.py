@@ -26,25 +26,45 @@ CNJ_B = "3000133-12.2025.8.19.0001"
 HOSTILE = '<script>alert("x")</script> & Filhos'
 
 
-def content(*, client: str = "José da Conceição Ações Ltda", branding: Branding | None = None,
-            sections: tuple[ClientSection, ...] | None = None) -> ReportContent:
+def content(
+    *,
+    client: str = "José da Conceição Ações Ltda",
+    branding: Branding | None = None,
+    sections: tuple[ClientSection, ...] | None = None,
+) -> ReportContent:
     """A one-client report with a process, a movement and a deadline."""
-    default = (ClientSection(
-        name=client,
-        processes=(ProcessItem(CNJ_A, "TJRJ", "Ativo", NOW - timedelta(hours=3), 1),),
-        movements=(MovementItem(CNJ_A, NOW - timedelta(days=2),
-                                "Juntada de petição — réplica à contestação", "PETITION",
-                                "MEDIUM"),),
-        deadlines=(DeadlineItem(CNJ_A, NOW + timedelta(days=5), "Prazo para manifestação",
-                                True),)),)
+    default = (
+        ClientSection(
+            name=client,
+            processes=(ProcessItem(CNJ_A, "TJRJ", "Ativo", NOW - timedelta(hours=3), 1),),
+            movements=(
+                MovementItem(
+                    CNJ_A,
+                    NOW - timedelta(days=2),
+                    "Juntada de petição — réplica à contestação",
+                    "PETITION",
+                    "MEDIUM",
+                ),
+            ),
+            deadlines=(
+                DeadlineItem(CNJ_A, NOW + timedelta(days=5), "Prazo para manifestação", True),
+            ),
+        ),
+    )
     return ReportContent(
-        title="Relatório semanal", workspace_name="Silva & Souza Advogados",
-        report_type="CASE_SUMMARY", period_key="2026-04-05",
-        slot=datetime(2026, 4, 6, 2, 0, tzinfo=UTC), window_start=NOW - timedelta(days=7),
-        window_end=NOW, deadline_until=NOW + timedelta(days=14),
+        title="Relatório semanal",
+        workspace_name="Silva & Souza Advogados",
+        report_type="CASE_SUMMARY",
+        period_key="2026-04-05",
+        slot=datetime(2026, 4, 6, 2, 0, tzinfo=UTC),
+        window_start=NOW - timedelta(days=7),
+        window_end=NOW,
+        deadline_until=NOW + timedelta(days=14),
         timezone=ZoneInfo("America/Sao_Paulo"),
-        sections=default if sections is None else sections, total_processes=1,
-        branding=branding or Branding())
+        sections=default if sections is None else sections,
+        total_processes=1,
+        branding=branding or Branding(),
+    )
 
 
 def read_report(path: str | None) -> str:

@@ -25,6 +25,7 @@ needs_font = pytest.mark.skipif(FONT is None, reason="no Unicode TTF (DejaVu) in
 
 # --- HTML -------------------------------------------------------------------------------
 
+
 def test_html_shows_the_report() -> None:
     html = render_html(content())
     assert "<title>Relatório semanal — 05/04/2026</title>" in html
@@ -38,19 +39,24 @@ def test_html_shows_the_report() -> None:
 
 
 def test_html_escapes_hostile_user_text() -> None:
-    branding = Branding.clean(header='<img src=x onerror="alert(1)">',
-                              footer="</footer><script>x()</script>")
+    branding = Branding.clean(
+        header='<img src=x onerror="alert(1)">', footer="</footer><script>x()</script>"
+    )
     report = content(client=HOSTILE, branding=branding)
     html = render_html(report)
-    assert "<script>" not in html and "onerror=\"" not in html
+    assert "<script>" not in html and 'onerror="' not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Filhos" in html
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
     assert "&lt;/footer&gt;&lt;script&gt;x()&lt;/script&gt;" in html
 
 
 def test_html_uses_the_workspace_branding() -> None:
-    branding = Branding.clean(primary_color="#0a7f3c", logo_url="https://cdn.example/l.png",
-                              template="minimal", header="Confidencial")
+    branding = Branding.clean(
+        primary_color="#0a7f3c",
+        logo_url="https://cdn.example/l.png",
+        template="minimal",
+        header="Confidencial",
+    )
     html = render_html(content(branding=branding))
     assert "--primary: #0a7f3c;" in html
     assert '<img src="https://cdn.example/l.png" alt="Silva &amp; Souza Advogados">' in html
@@ -58,13 +64,17 @@ def test_html_uses_the_workspace_branding() -> None:
     assert "Confidencial" in html
 
 
-@pytest.mark.parametrize(("color", "logo", "template"), [
-    ("red;} body{display:none", "javascript:alert(1)", "../../../etc/passwd"),
-    ("#12345", "data:text/html,<script>", "corporate.html.j2"),
-    (None, None, None),
-])
+@pytest.mark.parametrize(
+    ("color", "logo", "template"),
+    [
+        ("red;} body{display:none", "javascript:alert(1)", "../../../etc/passwd"),
+        ("#12345", "data:text/html,<script>", "corporate.html.j2"),
+        (None, None, None),
+    ],
+)
 def test_branding_rejects_what_is_not_a_colour_url_or_template(
-        color: str | None, logo: str | None, template: str | None) -> None:
+    color: str | None, logo: str | None, template: str | None
+) -> None:
     branding = Branding.clean(primary_color=color, logo_url=logo, template=template)
     assert branding == Branding()
     html = render_html(content(branding=branding))
@@ -80,14 +90,16 @@ def test_branding_short_colour_and_rgb() -> None:
 def test_html_without_processes_or_movements() -> None:
     empty = content(sections=())
     assert "Nenhum processo monitorado." in render_html(empty)
-    quiet = content(sections=(ClientSection("Cliente", (ProcessItem(CNJ_B, None, "PAUSED",
-                                                                     None),)),))
+    quiet = content(
+        sections=(ClientSection("Cliente", (ProcessItem(CNJ_B, None, "PAUSED", None),)),)
+    )
     html = render_html(quiet)
     assert "Nenhuma movimentação nova no período." in html
     assert "Nenhum prazo até 19/04/2026." in html
 
 
 # --- PDF --------------------------------------------------------------------------------
+
 
 @needs_font
 def test_pdf_text_reads_back_with_unicode_font() -> None:
@@ -123,8 +135,9 @@ def test_pdf_without_bold_face() -> None:
 
 @needs_font
 def test_pdf_with_many_rows_spans_pages() -> None:
-    processes = tuple(ProcessItem(f"{i:07d}-00.2024.8.26.0100", "TJSP", "Ativo", NOW, 0)
-                      for i in range(80))
+    processes = tuple(
+        ProcessItem(f"{i:07d}-00.2024.8.26.0100", "TJSP", "Ativo", NOW, 0) for i in range(80)
+    )
     report = content(sections=(ClientSection("Cliente grande", processes),))
     text = pdf_text(render_pdf(report, FONT))
     assert "0000079-00.2024.8.26.0100" in text and "Página 2/" in text
@@ -134,16 +147,20 @@ def test_find_unicode_font(tmp_path: Path) -> None:
     regular = tmp_path / "R.ttf"
     assert find_unicode_font([(regular, tmp_path / "B.ttf")]) is None
     regular.write_bytes(b"")
-    assert find_unicode_font([(tmp_path / "x.ttf", tmp_path / "y.ttf"),
-                              (regular, tmp_path / "B.ttf")]) == PdfFont(regular, None)
+    assert find_unicode_font(
+        [(tmp_path / "x.ttf", tmp_path / "y.ttf"), (regular, tmp_path / "B.ttf")]
+    ) == PdfFont(regular, None)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Ação, citação, órgão, Ângela", "Ação, citação, órgão, Ângela"),
-    ("“aspas” ‘simples’ — travessão…", "\"aspas\" 'simples' - travessão..."),
-    ("Łódź Œ ő", "Lódz OE o"),
-    ("☃ 漢", "? ?"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ação, citação, órgão, Ângela", "Ação, citação, órgão, Ângela"),
+        ("“aspas” ‘simples’ — travessão…", "\"aspas\" 'simples' - travessão..."),
+        ("Łódź Œ ő", "Lódz OE o"),
+        ("☃ 漢", "? ?"),
+    ],
+)
 def test_to_latin1(text: str, expected: str) -> None:
     assert to_latin1(text) == expected
     to_latin1(text).encode("latin-1")
@@ -151,26 +168,47 @@ def test_to_latin1(text: str, expected: str) -> None:
 
 # --- e-mail -----------------------------------------------------------------------------
 
+
 def email(**overrides: object) -> ReportEmail:
     values: dict[str, object] = {
-        "schedule_id": "s1", "workspace_id": "w1", "workspace_name": "Silva & Souza",
-        "title": "Semanal <b>", "period_key": "2026-04-05", "period_label": "05/04/2026",
-        "pdf_path": "/srv/reports/w1/s1/2026-04-05.pdf", "process_count": 3,
-        "movement_count": 2, "deadline_count": 1, "primary_color": "#2563eb"}
+        "schedule_id": "s1",
+        "workspace_id": "w1",
+        "workspace_name": "Silva & Souza",
+        "title": "Semanal <b>",
+        "period_key": "2026-04-05",
+        "period_label": "05/04/2026",
+        "pdf_path": "/srv/reports/w1/s1/2026-04-05.pdf",
+        "process_count": 3,
+        "movement_count": 2,
+        "deadline_count": 1,
+        "primary_color": "#2563eb",
+    }
     values.update(overrides)
     return ReportEmail(**values)  # type: ignore[arg-type]
 
 
 def test_notification_contract() -> None:
     data = notification(email(), ["a@x.com.br"])
-    assert set(data) == {"type", "workspaceId", "to", "subject", "html", "text",
-                         "attachments", "idempotencyKey"}
+    assert set(data) == {
+        "type",
+        "workspaceId",
+        "to",
+        "subject",
+        "html",
+        "text",
+        "attachments",
+        "idempotencyKey",
+    }
     assert data["type"] == "email-report" and data["workspaceId"] == "w1"
     assert data["to"] == ["a@x.com.br"]
     assert data["subject"] == "Relatório Semanal <b> — 05/04/2026"
-    assert data["attachments"] == [{"filename": "relatorio-2026-04-05.pdf",
-                                    "path": "/srv/reports/w1/s1/2026-04-05.pdf",
-                                    "contentType": "application/pdf"}]
+    assert data["attachments"] == [
+        {
+            "filename": "relatorio-2026-04-05.pdf",
+            "path": "/srv/reports/w1/s1/2026-04-05.pdf",
+            "contentType": "application/pdf",
+        }
+    ]
     assert data["idempotencyKey"] == "report:s1:2026-04-05"
     assert "Semanal &lt;b&gt;" in data["html"] and "Silva &amp; Souza" in data["html"]
     assert "Semanal <b>" in data["text"] and "Silva & Souza" in data["text"]
@@ -179,17 +217,26 @@ def test_notification_contract() -> None:
 
 
 def test_subject_is_one_bounded_line() -> None:
-    assert subject_line("a\r\nBcc: x@y.z", "05/04/2026") == (
-        "Relatório a Bcc: x@y.z — 05/04/2026")
+    assert subject_line("a\r\nBcc: x@y.z", "05/04/2026") == ("Relatório a Bcc: x@y.z — 05/04/2026")
     long = subject_line("x" * 500, "05/04/2026")
     assert len(long) == 200 and long.endswith("…")
 
 
 def test_email_recipients_keeps_valid_distinct_addresses() -> None:
-    assert email_recipients([" a@x.com ", "A@X.com", "not-an-email", "b@y.com.br",
-                             {"email": "c@z.org"}, {"phone": "+55"}, 42, None,
-                             "x@y.com\nBcc: z@w.com", "<evil>@x.com"]) == [
-        "a@x.com", "b@y.com.br", "c@z.org"]
+    assert email_recipients(
+        [
+            " a@x.com ",
+            "A@X.com",
+            "not-an-email",
+            "b@y.com.br",
+            {"email": "c@z.org"},
+            {"phone": "+55"},
+            42,
+            None,
+            "x@y.com\nBcc: z@w.com",
+            "<evil>@x.com",
+        ]
+    ) == ["a@x.com", "b@y.com.br", "c@z.org"]
 
 
 def test_deadline_window_label_uses_the_zone() -> None:

@@ -57,8 +57,9 @@ class Job:
     def __init__(self, name: str, data: Any = None) -> None:
         self.progress: list[Any] = []
         self.logs: list[str] = []
-        self.ctx = JobContext("j1", name, {} if data is None else data, "reports", 1, 0, "t",
-                              self._report)
+        self.ctx = JobContext(
+            "j1", name, {} if data is None else data, "reports", 1, 0, "t", self._report
+        )
 
     def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
         if kind == "progress":
@@ -112,54 +113,105 @@ def seed(sessions: sessionmaker[Session]) -> World:
         other = Workspace(name="Other", slug="other")
         s.add_all([ws, other])
         s.flush()
-        s.add(ReportCustomization(workspace_id=ws.id, primary_color="#0a7f3c",
-                                  template="minimal", footer="OAB/SP 12.345"))
+        s.add(
+            ReportCustomization(
+                workspace_id=ws.id,
+                primary_color="#0a7f3c",
+                template="minimal",
+                footer="OAB/SP 12.345",
+            )
+        )
         client = Client(workspace_id=ws.id, name="José da Conceição Ações Ltda")
         hostile = Client(workspace_id=ws.id, name=HOSTILE)
         s.add_all([client, hostile])
         s.flush()
-        a = MonitoredProcess(workspace_id=ws.id, client_id=client.id, process_number=CNJ_A,
-                             court="TJRJ", last_sync=NOW - timedelta(hours=2))
-        b = MonitoredProcess(workspace_id=ws.id, client_id=hostile.id, process_number=CNJ_B,
-                             court="TJRJ")
+        a = MonitoredProcess(
+            workspace_id=ws.id,
+            client_id=client.id,
+            process_number=CNJ_A,
+            court="TJRJ",
+            last_sync=NOW - timedelta(hours=2),
+        )
+        b = MonitoredProcess(
+            workspace_id=ws.id, client_id=hostile.id, process_number=CNJ_B, court="TJRJ"
+        )
         c = MonitoredProcess(workspace_id=ws.id, process_number=CNJ_C, client_name="Avulso")
-        stopped = MonitoredProcess(workspace_id=ws.id, client_id=client.id,
-                                   process_number="0000001-00.2020.8.26.0001",
-                                   monitoring_status=MonitoringStatus.STOPPED)
+        stopped = MonitoredProcess(
+            workspace_id=ws.id,
+            client_id=client.id,
+            process_number="0000001-00.2020.8.26.0001",
+            monitoring_status=MonitoringStatus.STOPPED,
+        )
         x = MonitoredProcess(workspace_id=other.id, process_number=CNJ_OTHER)
         s.add_all([a, b, c, stopped, x])
         s.flush()
-        s.add_all([
-            _movement(a, "a1", NOW - timedelta(days=2), "Juntada de petição — réplica"),
-            _movement(a, "a2", NOW - timedelta(days=20), "Movimento antigo"),
-            _movement(a, "a3", NOW - timedelta(days=1), "Intimação para manifestação",
-                      deadline=NOW + timedelta(days=5)),
-            _movement(a, "a4", NOW - timedelta(days=30), "Prazo distante",
-                      deadline=NOW + timedelta(days=30)),
-            _movement(a, "a5", NOW - timedelta(days=1), "Arquivado pelo usuário",
-                      archived=True),
-            _movement(b, "b1", NOW - timedelta(days=3), "Sentença publicada"),
-            _movement(c, "c1", NOW - timedelta(days=4), "Despacho avulso"),
-            _movement(x, "x1", NOW - timedelta(days=1), "Segredo de outro escritório",
-                      deadline=NOW + timedelta(days=2)),
-        ])
+        s.add_all(
+            [
+                _movement(a, "a1", NOW - timedelta(days=2), "Juntada de petição — réplica"),
+                _movement(a, "a2", NOW - timedelta(days=20), "Movimento antigo"),
+                _movement(
+                    a,
+                    "a3",
+                    NOW - timedelta(days=1),
+                    "Intimação para manifestação",
+                    deadline=NOW + timedelta(days=5),
+                ),
+                _movement(
+                    a,
+                    "a4",
+                    NOW - timedelta(days=30),
+                    "Prazo distante",
+                    deadline=NOW + timedelta(days=30),
+                ),
+                _movement(
+                    a, "a5", NOW - timedelta(days=1), "Arquivado pelo usuário", archived=True
+                ),
+                _movement(b, "b1", NOW - timedelta(days=3), "Sentença publicada"),
+                _movement(c, "c1", NOW - timedelta(days=4), "Despacho avulso"),
+                _movement(
+                    x,
+                    "x1",
+                    NOW - timedelta(days=1),
+                    "Segredo de outro escritório",
+                    deadline=NOW + timedelta(days=2),
+                ),
+            ]
+        )
         return World(ws.id, other.id, client.id, hostile.id)
 
 
-def _movement(process: MonitoredProcess, step: str, when: datetime, text: str, *,
-              deadline: datetime | None = None, archived: bool = False) -> ProcessMovement:
-    return ProcessMovement(monitored_process_id=process.id, provider="judit", step_id=step,
-                           date=when, description=text, deadline=deadline,
-                           requires_action=deadline is not None, archived=archived,
-                           created_at=when)
+def _movement(
+    process: MonitoredProcess,
+    step: str,
+    when: datetime,
+    text: str,
+    *,
+    deadline: datetime | None = None,
+    archived: bool = False,
+) -> ProcessMovement:
+    return ProcessMovement(
+        monitored_process_id=process.id,
+        provider="judit",
+        step_id=step,
+        date=when,
+        description=text,
+        deadline=deadline,
+        requires_action=deadline is not None,
+        archived=archived,
+        created_at=when,
+    )
 
 
-def add_schedule(sessions: sessionmaker[Session], world: World, name: str, **values: Any
-                 ) -> str:
+def add_schedule(sessions: sessionmaker[Session], world: World, name: str, **values: Any) -> str:
     defaults: dict[str, Any] = {
-        "workspace_id": world.workspace, "name": name, "type": ReportType.CASE_SUMMARY,
-        "frequency": ReportFrequency.WEEKLY, "day_of_week": 0, "time": "23:00",
-        "recipients": ["socio@silva.adv.br", "cliente@example.com"]}
+        "workspace_id": world.workspace,
+        "name": name,
+        "type": ReportType.CASE_SUMMARY,
+        "frequency": ReportFrequency.WEEKLY,
+        "day_of_week": 0,
+        "time": "23:00",
+        "recipients": ["socio@silva.adv.br", "cliente@example.com"],
+    }
     defaults.update(values)
     with sessions.begin() as s:
         schedule = ReportSchedule(**defaults)
@@ -169,16 +221,28 @@ def add_schedule(sessions: sessionmaker[Session], world: World, name: str, **val
         return schedule.id
 
 
-def make_worker(sessions: sessionmaker[Session], tmp_path: Path, outbox: Outbox,
-                clock: Callable[[], datetime] = lambda: NOW, **options: Any) -> ReportsWorker:
-    return ReportsWorker(sessions, output_dir=tmp_path / "reports", enqueue_notification=outbox,
-                         clock=clock, batch_pause_s=0, **options)
+def make_worker(
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    outbox: Outbox,
+    clock: Callable[[], datetime] = lambda: NOW,
+    **options: Any,
+) -> ReportsWorker:
+    return ReportsWorker(
+        sessions,
+        output_dir=tmp_path / "reports",
+        enqueue_notification=outbox,
+        clock=clock,
+        batch_pause_s=0,
+        **options,
+    )
 
 
 def executions(sessions: sessionmaker[Session], schedule_id: str) -> list[ReportExecution]:
     with sessions() as s:
-        return list(s.scalars(select(ReportExecution).where(
-            ReportExecution.schedule_id == schedule_id)))
+        return list(
+            s.scalars(select(ReportExecution).where(ReportExecution.schedule_id == schedule_id))
+        )
 
 
 def schedule_row(sessions: sessionmaker[Session], schedule_id: str) -> ReportSchedule:
@@ -195,6 +259,7 @@ def world(sessions: sessionmaker[Session]) -> World:
 
 # --- selection --------------------------------------------------------------------------
 
+
 async def test_due_schedule_selection(sessions: sessionmaker[Session], world: World) -> None:
     due = add_schedule(sessions, world, "due", next_run=NOW - timedelta(days=7))
     never = add_schedule(sessions, world, "never-run")
@@ -205,8 +270,15 @@ async def test_due_schedule_selection(sessions: sessionmaker[Session], world: Wo
         suspended = Workspace(name="Gone", slug="gone", status=WorkspaceStatus.SUSPENDED)
         s.add(suspended)
         s.flush()
-        s.add(ReportSchedule(workspace_id=suspended.id, name="x", type=ReportType.CUSTOM,
-                             frequency=ReportFrequency.WEEKLY, next_run=NOW - timedelta(1)))
+        s.add(
+            ReportSchedule(
+                workspace_id=suspended.id,
+                name="x",
+                type=ReportType.CUSTOM,
+                frequency=ReportFrequency.WEEKLY,
+                next_run=NOW - timedelta(1),
+            )
+        )
     store = SqlReportStore(sessions)
 
     assert store.due_schedule_ids(NOW) == [never, due]  # never run first, then most overdue
@@ -214,10 +286,12 @@ async def test_due_schedule_selection(sessions: sessionmaker[Session], world: Wo
 
 
 async def test_the_cron_job_runs_exactly_the_due_schedules(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     due = add_schedule(sessions, world, "due", next_run=NOW - timedelta(days=7))
-    early_tick = add_schedule(sessions, world, "slot a minute ahead",
-                              next_run=NOW + timedelta(minutes=1))
+    early_tick = add_schedule(
+        sessions, world, "slot a minute ahead", next_run=NOW + timedelta(minutes=1)
+    )
     future = add_schedule(sessions, world, "future", next_run=NEXT_SUNDAY)
     outbox = Outbox()
     job = Job("generate-scheduled-reports")
@@ -235,15 +309,24 @@ async def test_the_cron_job_runs_exactly_the_due_schedules(
 
 # --- one report, end to end -------------------------------------------------------------
 
+
 async def test_generate_report_writes_files_records_and_delivers(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
-    sid = add_schedule(sessions, world, "Semanal do cliente", client_id=world.client,
-                       last_run=NOW - timedelta(days=7), next_run=NOW - timedelta(seconds=30),
-                       run_count=4)
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
+    sid = add_schedule(
+        sessions,
+        world,
+        "Semanal do cliente",
+        client_id=world.client,
+        last_run=NOW - timedelta(days=7),
+        next_run=NOW - timedelta(seconds=30),
+        run_count=4,
+    )
     outbox = Outbox()
 
     result = await make_worker(sessions, tmp_path, outbox)(
-        Job("generate-report", {"scheduleId": sid}).ctx)
+        Job("generate-report", {"scheduleId": sid}).ctx
+    )
 
     period = "2026-04-05"
     pdf = tmp_path / "reports" / world.workspace / sid / f"{period}.pdf"
@@ -271,19 +354,21 @@ async def test_generate_report_writes_files_records_and_delivers(
     assert data["type"] == "email-report" and data["workspaceId"] == world.workspace
     assert data["to"] == ["socio@silva.adv.br", "cliente@example.com"]
     assert data["subject"] == "Relatório Semanal do cliente — 05/04/2026"
-    assert data["attachments"] == [{"filename": f"relatorio-{period}.pdf", "path": str(pdf),
-                                    "contentType": "application/pdf"}]
+    assert data["attachments"] == [
+        {"filename": f"relatorio-{period}.pdf", "path": str(pdf), "contentType": "application/pdf"}
+    ]
     assert Path(data["attachments"][0]["path"]).is_absolute()
     assert "1 processos monitorados" in data["text"] and "<" not in data["text"]
     assert data["html"].startswith("<!DOCTYPE html>")
 
 
 async def test_report_content_is_the_clients_new_movements_and_deadlines(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
-    sid = add_schedule(sessions, world, "Cliente", client_id=world.client,
-                       last_run=NOW - timedelta(days=7))
-    await make_worker(sessions, tmp_path, Outbox())(
-        Job("generate-report", {"scheduleId": sid}).ctx)
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
+    sid = add_schedule(
+        sessions, world, "Cliente", client_id=world.client, last_run=NOW - timedelta(days=7)
+    )
+    await make_worker(sessions, tmp_path, Outbox())(Job("generate-report", {"scheduleId": sid}).ctx)
     [row] = executions(sessions, sid)
     html = read_report(row.summary["htmlPath"])
     text = read_report(row.file_path)
@@ -305,10 +390,10 @@ async def test_report_content_is_the_clients_new_movements_and_deadlines(
 
 
 async def test_workspace_report_has_a_section_per_client_and_escapes_names(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     sid = add_schedule(sessions, world, "Escritório")  # no client: the whole workspace
-    await make_worker(sessions, tmp_path, Outbox())(
-        Job("generate-report", {"scheduleId": sid}).ctx)
+    await make_worker(sessions, tmp_path, Outbox())(Job("generate-report", {"scheduleId": sid}).ctx)
     [row] = executions(sessions, sid)
     html = read_report(row.summary["htmlPath"])
     text = read_report(row.file_path)
@@ -327,8 +412,10 @@ async def test_workspace_report_has_a_section_per_client_and_escapes_names(
 
 # --- idempotency ------------------------------------------------------------------------
 
+
 async def test_a_retry_after_delivery_generates_and_sends_nothing(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     sid = add_schedule(sessions, world, "Semanal")
     outbox = Outbox()
     later = [NOW, NOW + timedelta(minutes=1)]
@@ -354,7 +441,8 @@ async def test_a_retry_after_delivery_generates_and_sends_nothing(
 
 
 async def test_a_retry_after_a_failed_enqueue_delivers_without_regenerating(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     sid = add_schedule(sessions, world, "Semanal")
     outbox = Outbox(fail=1)
     clock = [NOW]
@@ -381,8 +469,8 @@ async def test_a_retry_after_a_failed_enqueue_delivers_without_regenerating(
 
 
 async def test_a_crash_between_enqueue_and_commit_enqueues_the_same_job_id(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sid = add_schedule(sessions, world, "Semanal")
     outbox = Outbox()
     worker = make_worker(sessions, tmp_path, outbox)
@@ -408,7 +496,8 @@ async def test_a_crash_between_enqueue_and_commit_enqueues_the_same_job_id(
 
 
 async def test_a_failed_generation_is_recorded_and_retried_on_the_same_row(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     sid = add_schedule(sessions, world, "Semanal")
     outbox = Outbox()
     (tmp_path / "reports").write_text("not a directory")
@@ -431,27 +520,36 @@ async def test_a_failed_generation_is_recorded_and_retried_on_the_same_row(
 
 
 async def test_the_period_is_unique_per_schedule_in_the_database(
-        sessions: sessionmaker[Session], world: World) -> None:
+    sessions: sessionmaker[Session], world: World
+) -> None:
     sid = add_schedule(sessions, world, "Semanal")
     with sessions.begin() as s:
-        s.add(ReportExecution(schedule_id=sid, workspace_id=world.workspace,
-                              period_key="2026-04-05"))
+        s.add(
+            ReportExecution(schedule_id=sid, workspace_id=world.workspace, period_key="2026-04-05")
+        )
     with pytest.raises(IntegrityError), sessions.begin() as s:
-        s.add(ReportExecution(schedule_id=sid, workspace_id=world.workspace,
-                              period_key="2026-04-05"))
+        s.add(
+            ReportExecution(schedule_id=sid, workspace_id=world.workspace, period_key="2026-04-05")
+        )
     with sessions.begin() as s:  # rows without a period (before 0002) never collide
-        s.add_all([ReportExecution(schedule_id=sid, workspace_id=world.workspace),
-                   ReportExecution(schedule_id=sid, workspace_id=world.workspace)])
+        s.add_all(
+            [
+                ReportExecution(schedule_id=sid, workspace_id=world.workspace),
+                ReportExecution(schedule_id=sid, workspace_id=world.workspace),
+            ]
+        )
 
 
 async def test_concurrent_runs_of_one_period_share_one_row_and_one_job_id(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     sid = add_schedule(sessions, world, "Semanal")
     outbox = Outbox(delay=0.05)
     worker = make_worker(sessions, tmp_path, outbox)
 
-    results = await asyncio.gather(*(worker(Job("generate-report", {"scheduleId": sid}).ctx)
-                                     for _ in range(3)))
+    results = await asyncio.gather(
+        *(worker(Job("generate-report", {"scheduleId": sid}).ctx) for _ in range(3))
+    )
 
     assert len(executions(sessions, sid)) == 1
     assert {job_id for _, job_id in outbox.calls} == {f"report:{sid}:2026-04-05"}
@@ -462,13 +560,28 @@ async def test_concurrent_runs_of_one_period_share_one_row_and_one_job_id(
 
 # --- recurrences through the worker -----------------------------------------------------
 
+
 async def test_biweekly_and_monthly_schedules_advance_in_their_zone(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     biweekly = add_schedule(sessions, world, "Quinzenal", frequency=ReportFrequency.BIWEEKLY)
-    monthly = add_schedule(sessions, world, "Mensal", frequency=ReportFrequency.MONTHLY,
-                           day_of_month=31, time="08:00", timezone="Europe/Lisbon")
-    daily = add_schedule(sessions, world, "Diário", frequency=ReportFrequency.DAILY,
-                         time="02:30", timezone="America/New_York")
+    monthly = add_schedule(
+        sessions,
+        world,
+        "Mensal",
+        frequency=ReportFrequency.MONTHLY,
+        day_of_month=31,
+        time="08:00",
+        timezone="Europe/Lisbon",
+    )
+    daily = add_schedule(
+        sessions,
+        world,
+        "Diário",
+        frequency=ReportFrequency.DAILY,
+        time="02:30",
+        timezone="America/New_York",
+    )
     march_end = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
     worker = make_worker(sessions, tmp_path, Outbox(), clock=lambda: march_end)
 
@@ -478,8 +591,7 @@ async def test_biweekly_and_monthly_schedules_advance_in_their_zone(
     keys = {r["scheduleId"]: r["periodKey"] for r in result["results"]}
     # Biweekly: the latest Sunday 23:00 (São Paulo), then 14 days later.
     assert keys[biweekly] == "2026-03-29"
-    assert schedule_row(sessions, biweekly).next_run == datetime(2026, 4, 12, 23, 0,
-                                                                 tzinfo=SP)
+    assert schedule_row(sessions, biweekly).next_run == datetime(2026, 4, 12, 23, 0, tzinfo=SP)
     # Monthly on the 31st: today 08:00 Lisbon (summer time since 29 March), then 30 April.
     assert keys[monthly] == "2026-03-31"
     assert schedule_row(sessions, monthly).next_run == datetime(2026, 4, 30, 7, 0, tzinfo=UTC)
@@ -490,8 +602,10 @@ async def test_biweekly_and_monthly_schedules_advance_in_their_zone(
 
 # --- batches, failures, odd schedules ---------------------------------------------------
 
-async def test_batches_of_ten_three_at_a_time(sessions: sessionmaker[Session], world: World,
-                                              tmp_path: Path) -> None:
+
+async def test_batches_of_ten_three_at_a_time(
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     for i in range(12):
         add_schedule(sessions, world, f"s{i}", next_run=NOW - timedelta(minutes=i))
     outbox = Outbox(delay=0.02)
@@ -500,8 +614,14 @@ async def test_batches_of_ten_three_at_a_time(sessions: sessionmaker[Session], w
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
 
-    worker = ReportsWorker(sessions, output_dir=tmp_path, enqueue_notification=outbox,
-                           clock=lambda: NOW, sleep=sleep, pdf_font=None)
+    worker = ReportsWorker(
+        sessions,
+        output_dir=tmp_path,
+        enqueue_notification=outbox,
+        clock=lambda: NOW,
+        sleep=sleep,
+        pdf_font=None,
+    )
     result = await worker(Job("generate-scheduled-reports").ctx)
 
     assert result["completed"] == 12 and len(outbox.jobs) == 12
@@ -510,7 +630,8 @@ async def test_batches_of_ten_three_at_a_time(sessions: sessionmaker[Session], w
 
 
 async def test_a_failed_schedule_fails_the_cron_job_for_a_retry_of_just_that_one(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     ok = add_schedule(sessions, world, "ok", next_run=NOW - timedelta(minutes=2))
     flaky = add_schedule(sessions, world, "flaky", next_run=NOW - timedelta(minutes=1))
     outbox = Outbox(fail=1)
@@ -534,36 +655,42 @@ async def test_a_failed_schedule_fails_the_cron_job_for_a_retry_of_just_that_one
 
 
 async def test_a_broken_recurrence_is_reported_without_failing_the_job(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     broken = add_schedule(sessions, world, "broken", timezone="Mars/Olympus")
     good = add_schedule(sessions, world, "good")
-    result = await make_worker(sessions, tmp_path, Outbox())(
-        Job("generate-scheduled-reports").ctx)
+    result = await make_worker(sessions, tmp_path, Outbox())(Job("generate-scheduled-reports").ctx)
     assert result["success"] is False and result["completed"] == 1
-    assert result["errors"] == [{"scheduleId": broken,
-                                 "error": "RecurrenceError: unknown time zone 'Mars/Olympus'"}]
+    assert result["errors"] == [
+        {"scheduleId": broken, "error": "RecurrenceError: unknown time zone 'Mars/Olympus'"}
+    ]
     assert executions(sessions, broken) == [] and len(executions(sessions, good)) == 1
     with pytest.raises(RecurrenceError) as caught:  # on its own: not worth a retry
         await make_worker(sessions, tmp_path, Outbox())(
-            Job("generate-report", {"scheduleId": broken}).ctx)
+            Job("generate-report", {"scheduleId": broken}).ctx
+        )
     assert caught.value.retryable is False
 
 
 async def test_no_recipients_completes_without_a_notification(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     sid = add_schedule(sessions, world, "interno", recipients=["não é e-mail"])
     outbox = Outbox()
     result = await make_worker(sessions, tmp_path, outbox)(
-        Job("generate-report", {"scheduleId": sid}).ctx)
+        Job("generate-report", {"scheduleId": sid}).ctx
+    )
     assert result["delivery"]["skipped"] == "no recipients" and outbox.calls == []
     assert schedule_row(sessions, sid).next_run == NEXT_SUNDAY
 
 
-async def test_a_disabled_schedule_is_skipped(sessions: sessionmaker[Session], world: World,
-                                              tmp_path: Path) -> None:
+async def test_a_disabled_schedule_is_skipped(
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     sid = add_schedule(sessions, world, "off", enabled=False)
     result = await make_worker(sessions, tmp_path, Outbox())(
-        Job("generate-report", {"scheduleId": sid}).ctx)
+        Job("generate-report", {"scheduleId": sid}).ctx
+    )
     assert (result["status"], result["reason"]) == ("skipped", "schedule disabled")
     assert executions(sessions, sid) == []
 
@@ -582,39 +709,52 @@ async def test_bad_jobs_are_refused(sessions: sessionmaker[Session], tmp_path: P
 
 
 async def test_an_empty_workspace_gets_an_empty_report(
-        sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     with sessions.begin() as s:
         ws = Workspace(name="Novo", slug="novo")
         s.add(ws)
         s.flush()
-        schedule = ReportSchedule(workspace_id=ws.id, name="Vazio", type=ReportType.CUSTOM,
-                                  frequency=ReportFrequency.WEEKLY, recipients=["a@b.co"])
+        schedule = ReportSchedule(
+            workspace_id=ws.id,
+            name="Vazio",
+            type=ReportType.CUSTOM,
+            frequency=ReportFrequency.WEEKLY,
+            recipients=["a@b.co"],
+        )
         s.add(schedule)
         s.flush()
         sid = schedule.id
     result = await make_worker(sessions, tmp_path, Outbox(), pdf_font=None)(
-        Job("generate-report", {"scheduleId": sid}).ctx)
+        Job("generate-report", {"scheduleId": sid}).ctx
+    )
     assert result["processCount"] == 0
     assert "Nenhum processo monitorado." in read_report(result["filePath"])
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(ReportExecution)) == 1
 
 
-async def test_a_suspended_workspace_is_skipped(sessions: sessionmaker[Session], world: World,
-                                                tmp_path: Path) -> None:
+async def test_a_suspended_workspace_is_skipped(
+    sessions: sessionmaker[Session], world: World, tmp_path: Path
+) -> None:
     sid = add_schedule(sessions, world, "semanal")
     with sessions.begin() as s:
         workspace = s.get(Workspace, world.workspace)
         assert workspace is not None
         workspace.status = WorkspaceStatus.SUSPENDED
     result = await make_worker(sessions, tmp_path, Outbox())(
-        Job("generate-report", {"scheduleId": sid}).ctx)
+        Job("generate-report", {"scheduleId": sid}).ctx
+    )
     assert (result["status"], result["reason"]) == ("skipped", "workspace not active")
 
 
 async def test_with_the_real_queue_a_repeated_enqueue_keeps_one_job(
-        sessions: sessionmaker[Session], world: World, tmp_path: Path,
-        make_queue: QueueFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    sessions: sessionmaker[Session],
+    world: World,
+    tmp_path: Path,
+    make_queue: QueueFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     queue = make_queue("notifications")
     enqueued: list[bool] = []
 
@@ -624,8 +764,9 @@ async def test_with_the_real_queue_a_repeated_enqueue_keeps_one_job(
         return added
 
     sid = add_schedule(sessions, world, "Semanal")
-    worker = ReportsWorker(sessions, output_dir=tmp_path, enqueue_notification=enqueue,
-                           clock=lambda: NOW)
+    worker = ReportsWorker(
+        sessions, output_dir=tmp_path, enqueue_notification=enqueue, clock=lambda: NOW
+    )
     real_finish = worker.store.finish
     crashes = [1]
 

@@ -46,8 +46,9 @@ def _pk(table: str) -> sa.PrimaryKeyConstraint:
 
 
 def _fk(table: str, column: str, target: str, ondelete: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], [f"{target}.id"], ondelete=ondelete,
-                                   name=op.f(f"fk_{table}_{column}_{target}"))
+    return sa.ForeignKeyConstraint(
+        [column], [f"{target}.id"], ondelete=ondelete, name=op.f(f"fk_{table}_{column}_{target}")
+    )
 
 
 def _one_of(table: str, column: str, *values: str) -> sa.CheckConstraint:
@@ -113,19 +114,29 @@ def upgrade() -> None:
         _pk("monitored_processes"),
         _fk("monitored_processes", "workspace_id", "workspaces", "CASCADE"),
         _fk("monitored_processes", "client_id", "clients", "SET NULL"),
-        sa.UniqueConstraint("workspace_id", "process_number",
-                            name=op.f("uq_monitored_processes_workspace_id_process_number")),
-        _one_of("monitored_processes", "monitoring_status",
-                "ACTIVE", "PAUSED", "STOPPED", "ERROR"),
+        sa.UniqueConstraint(
+            "workspace_id",
+            "process_number",
+            name=op.f("uq_monitored_processes_workspace_id_process_number"),
+        ),
+        _one_of("monitored_processes", "monitoring_status", "ACTIVE", "PAUSED", "STOPPED", "ERROR"),
         _one_of("monitored_processes", "sync_frequency", "HOURLY", "DAILY", "WEEKLY", "MANUAL"),
-        _one_of("monitored_processes", "source",
-                "JUDIT_API", "CODILO_API", "DEMO", "MANUAL_INPUT"),
+        _one_of("monitored_processes", "source", "JUDIT_API", "CODILO_API", "DEMO", "MANUAL_INPUT"),
     )
     _index("monitored_processes", "client_id")
-    _index("monitored_processes", "workspace_id", "monitoring_status", "last_sync",
-           name="ix_monitored_processes_workspace_status_sync")
-    _index("monitored_processes", "monitoring_status", "last_sync",
-           name="ix_monitored_processes_status_sync")
+    _index(
+        "monitored_processes",
+        "workspace_id",
+        "monitoring_status",
+        "last_sync",
+        name="ix_monitored_processes_workspace_status_sync",
+    )
+    _index(
+        "monitored_processes",
+        "monitoring_status",
+        "last_sync",
+        name="ix_monitored_processes_status_sync",
+    )
 
     op.create_table(
         "process_movements",
@@ -147,14 +158,32 @@ def upgrade() -> None:
         _pk("process_movements"),
         _fk("process_movements", "monitored_process_id", "monitored_processes", "CASCADE"),
         sa.UniqueConstraint(
-            "monitored_process_id", "provider", "step_id",
-            name=op.f("uq_process_movements_monitored_process_id_provider_step_id")),
-        _one_of("process_movements", "category", "HEARING", "DECISION", "PETITION",
-                "DOCUMENT_REQUEST", "DEADLINE", "NOTIFICATION", "APPEAL", "SETTLEMENT", "OTHER"),
+            "monitored_process_id",
+            "provider",
+            "step_id",
+            name=op.f("uq_process_movements_monitored_process_id_provider_step_id"),
+        ),
+        _one_of(
+            "process_movements",
+            "category",
+            "HEARING",
+            "DECISION",
+            "PETITION",
+            "DOCUMENT_REQUEST",
+            "DEADLINE",
+            "NOTIFICATION",
+            "APPEAL",
+            "SETTLEMENT",
+            "OTHER",
+        ),
         _one_of("process_movements", "importance", "LOW", "MEDIUM", "HIGH", "URGENT"),
     )
-    _index("process_movements", "monitored_process_id", "date",
-           name="ix_process_movements_process_date")
+    _index(
+        "process_movements",
+        "monitored_process_id",
+        "date",
+        name="ix_process_movements_process_date",
+    )
 
     op.create_table(
         "process_sync_logs",
@@ -179,8 +208,9 @@ def upgrade() -> None:
     )
     _index("process_sync_logs", "monitored_process_id")
     _index("process_sync_logs", "workspace_id")
-    _index("process_sync_logs", "status", "finished_at",
-           name="ix_process_sync_logs_status_finished")
+    _index(
+        "process_sync_logs", "status", "finished_at", name="ix_process_sync_logs_status_finished"
+    )
 
     op.create_table(
         "report_schedules",
@@ -204,14 +234,31 @@ def upgrade() -> None:
         _pk("report_schedules"),
         _fk("report_schedules", "workspace_id", "workspaces", "CASCADE"),
         _fk("report_schedules", "client_id", "clients", "SET NULL"),
-        _one_of("report_schedules", "type",
-                "CASE_SUMMARY", "FINANCIAL", "PRODUCTIVITY", "DEADLINE_ALERTS", "CUSTOM"),
-        _one_of("report_schedules", "frequency",
-                "DAILY", "WEEKLY", "BIWEEKLY", "MONTHLY", "QUARTERLY", "YEARLY"),
-        sa.CheckConstraint("day_of_week BETWEEN 0 AND 6",
-                           name=op.f("ck_report_schedules_day_of_week")),
-        sa.CheckConstraint("day_of_month BETWEEN 1 AND 31",
-                           name=op.f("ck_report_schedules_day_of_month")),
+        _one_of(
+            "report_schedules",
+            "type",
+            "CASE_SUMMARY",
+            "FINANCIAL",
+            "PRODUCTIVITY",
+            "DEADLINE_ALERTS",
+            "CUSTOM",
+        ),
+        _one_of(
+            "report_schedules",
+            "frequency",
+            "DAILY",
+            "WEEKLY",
+            "BIWEEKLY",
+            "MONTHLY",
+            "QUARTERLY",
+            "YEARLY",
+        ),
+        sa.CheckConstraint(
+            "day_of_week BETWEEN 0 AND 6", name=op.f("ck_report_schedules_day_of_week")
+        ),
+        sa.CheckConstraint(
+            "day_of_month BETWEEN 1 AND 31", name=op.f("ck_report_schedules_day_of_month")
+        ),
     )
     _index("report_schedules", "workspace_id")
     _index("report_schedules", "client_id")
@@ -237,8 +284,12 @@ def upgrade() -> None:
         _one_of("report_executions", "status", "RUNNING", "COMPLETED", "FAILED"),
     )
     _index("report_executions", "workspace_id")
-    _index("report_executions", "schedule_id", "started_at",
-           name="ix_report_executions_schedule_started")
+    _index(
+        "report_executions",
+        "schedule_id",
+        "started_at",
+        name="ix_report_executions_schedule_started",
+    )
 
     op.create_table(
         "report_customizations",
@@ -272,8 +323,15 @@ def upgrade() -> None:
         _pk("case_documents"),
         _fk("case_documents", "workspace_id", "workspaces", "CASCADE"),
         _fk("case_documents", "monitored_process_id", "monitored_processes", "SET NULL"),
-        _one_of("case_documents", "ocr_status",
-                "PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"),
+        _one_of(
+            "case_documents",
+            "ocr_status",
+            "PENDING",
+            "PROCESSING",
+            "COMPLETED",
+            "FAILED",
+            "CANCELLED",
+        ),
     )
     _index("case_documents", "workspace_id")
     _index("case_documents", "monitored_process_id")
@@ -298,13 +356,13 @@ def upgrade() -> None:
         _pk("case_analyses"),
         _fk("case_analyses", "document_id", "case_documents", "CASCADE"),
         _fk("case_analyses", "workspace_id", "workspaces", "CASCADE"),
-        sa.UniqueConstraint("document_id", "version",
-                            name=op.f("uq_case_analyses_document_id_version")),
+        sa.UniqueConstraint(
+            "document_id", "version", name=op.f("uq_case_analyses_document_id_version")
+        ),
         _one_of("case_analyses", "status", "PENDING", "PROCESSING", "COMPLETED", "FAILED"),
     )
     _index("case_analyses", "workspace_id")
-    _index("case_analyses", "is_temporary", "created_at",
-           name="ix_case_analyses_temporary_created")
+    _index("case_analyses", "is_temporary", "created_at", name="ix_case_analyses_temporary_created")
 
     op.create_table(
         "ai_cache",
@@ -323,8 +381,9 @@ def upgrade() -> None:
         _ts("created_at", nullable=False),
         _pk("ai_cache"),
         _fk("ai_cache", "workspace_id", "workspaces", "CASCADE"),
-        sa.UniqueConstraint("workspace_id", "cache_key",
-                            name=op.f("uq_ai_cache_workspace_id_cache_key")),
+        sa.UniqueConstraint(
+            "workspace_id", "cache_key", name=op.f("uq_ai_cache_workspace_id_cache_key")
+        ),
     )
     _index("ai_cache", "expires_at")
     _index("ai_cache", "created_at")
@@ -357,8 +416,18 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop every table (children first); their indexes go with them."""
-    for table in ("notifications", "ai_cache", "case_analyses", "case_documents",
-                  "report_customizations", "report_executions", "report_schedules",
-                  "process_sync_logs", "process_movements", "monitored_processes",
-                  "clients", "workspaces"):
+    for table in (
+        "notifications",
+        "ai_cache",
+        "case_analyses",
+        "case_documents",
+        "report_customizations",
+        "report_executions",
+        "report_schedules",
+        "process_sync_logs",
+        "process_movements",
+        "monitored_processes",
+        "clients",
+        "workspaces",
+    ):
         op.drop_table(table)
