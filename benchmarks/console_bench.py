@@ -78,12 +78,12 @@ from textual import events
 from console.app import JustoConsole
 from console.source import RedisSource
 from console.widgets import QueueTable
-from engine.config import JUSTO_QUEUES
-from engine.connection import make_client
-from engine.embedded import EmbeddedRedis, find_redis_server
-from engine.queue import JobSpec, Queue
-from engine.settings import Settings
-from engine.stats import EngineSnapshot
+from engine.queue.queue import JobSpec, Queue
+from engine.runtime.config import JUSTO_QUEUES
+from engine.runtime.connection import make_client
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
+from engine.runtime.settings import Settings
+from engine.runtime.stats import EngineSnapshot
 
 SIZE = (130, 42)
 """Terminal size of every console run (columns, rows)."""

@@ -46,11 +46,11 @@ _ensure_engine_importable()
 
 from common import QUEUE, REDIS_URL, apace, job_async, make_arg  # noqa: E402
 
-from engine.connection import make_client  # noqa: E402
-from engine.context import JobContext  # noqa: E402
-from engine.queue import JobSpec, Queue  # noqa: E402
-from engine.registry import Registry  # noqa: E402
-from engine.worker import Worker  # noqa: E402
+from engine.queue.queue import JobSpec, Queue  # noqa: E402
+from engine.runtime.connection import make_client  # noqa: E402
+from engine.worker.context import JobContext  # noqa: E402
+from engine.worker.registry import Registry  # noqa: E402
+from engine.worker.worker import Worker  # noqa: E402
 
 NAME = "justo"
 DIST = "justo-console"

@@ -23,15 +23,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine.connection import make_client
-from engine.context import JobContext
-from engine.db import make_engine, session_factory, upgrade
-from engine.db.models import MonitoredProcess, Workspace
-from engine.embedded import EmbeddedRedis, find_redis_server
-from engine.jobs.lawsuit import Lawsuit, Movement
-from engine.jobs.store import SqlSyncStore
-from engine.jobs.sync import MAX_CONCURRENT, SyncWorker
-from engine.jobs.wiring import demo_cnj
+from engine.runtime.connection import make_client
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
+from engine.worker.context import JobContext
+from justo.db import make_engine, session_factory, upgrade
+from justo.db.models import MonitoredProcess, Workspace
+from justo.jobs.lawsuit import Lawsuit, Movement
+from justo.jobs.store import SqlSyncStore
+from justo.jobs.sync import MAX_CONCURRENT, SyncWorker
+from justo.jobs.wiring import demo_cnj
 
 
 class LatencyProvider:

@@ -45,12 +45,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from engine.connection import make_client, redact_url
-from engine.context import JobContext
-from engine.embedded import EmbeddedRedis, find_redis_server
-from engine.queue import JobSpec, Queue
-from engine.registry import Registry
-from engine.worker import Worker
+from engine.queue.queue import JobSpec, Queue
+from engine.runtime.connection import make_client, redact_url
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
+from engine.worker.context import JobContext
+from engine.worker.registry import Registry
+from engine.worker.worker import Worker
 
 QUEUE_NAME = "bench"
 """Name of the benchmark queue (under a unique prefix per run)."""

@@ -29,7 +29,7 @@ from console.screens.dashboard import DashboardScreen
 from console.screens.help import HelpScreen
 from console.source import ConsoleSource
 from engine.errors import EngineError
-from engine.stats import EngineSnapshot
+from engine.runtime.stats import EngineSnapshot
 
 log = logging.getLogger("justo.console")
 

@@ -13,10 +13,10 @@ from typing import Literal, Protocol
 from redis.asyncio import Redis
 
 from engine.job import Job, JobState
-from engine.queue import Queue
-from engine.scheduler import ScheduleStatus, read_schedules
-from engine.settings import Settings
-from engine.stats import EngineSnapshot, collect
+from engine.queue.queue import Queue
+from engine.runtime.scheduler import ScheduleStatus, read_schedules
+from engine.runtime.settings import Settings
+from engine.runtime.stats import EngineSnapshot, collect
 
 FinishedState = Literal["completed", "failed"]
 

@@ -3,7 +3,6 @@
 The engine is a library; it never imports the console or Textual.
 """
 
-from engine.context import JobContext
 from engine.errors import (
     ConfigError,
     EngineError,
@@ -21,10 +20,11 @@ from engine.errors import (
 )
 from engine.job import Job, JobState
 from engine.options import Backoff, QueueOptions
-from engine.queue import Enqueued, JobSpec, Queue, QueueCounts
-from engine.reaper import Reaper
-from engine.registry import Registry
-from engine.worker import Worker
+from engine.queue.queue import Enqueued, JobSpec, Queue, QueueCounts
+from engine.runtime.reaper import Reaper
+from engine.worker.context import JobContext
+from engine.worker.registry import Registry
+from engine.worker.worker import Worker
 
 __all__ = [
     "Backoff",

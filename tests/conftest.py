@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from engine.connection import make_client
-from engine.embedded import EmbeddedRedis, find_redis_server
 from engine.options import QueueOptions
-from engine.queue import Queue
+from engine.queue.queue import Queue
+from engine.runtime.connection import make_client
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 
 # Database fixtures (SQLite and PostgreSQL, a schema per test) for every test directory.
 pytest_plugins = ["tests.db_fixtures"]

@@ -11,7 +11,7 @@ import os
 import sys
 
 from engine import JobContext, Queue, QueueOptions, Reaper, Registry, Worker
-from engine.connection import make_client
+from engine.runtime.connection import make_client
 
 
 async def main(url: str, prefix: str, lease_ms: int) -> None:

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from engine import JobContext, Registry
-from engine.connection import make_client
+from engine.runtime.connection import make_client
 
 _clients: dict[int, Any] = {}
 

@@ -12,9 +12,9 @@ from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
 
-from engine import leases
-from engine.leases import Leased, Outcome
-from engine.queue import Queue
+from engine.queue.queue import Queue
+from engine.worker import leases
+from engine.worker.leases import Leased, Outcome
 
 T = TypeVar("T")
 

@@ -59,7 +59,7 @@ def start_supervisor(
             [
                 sys.executable,
                 "-m",
-                "engine.cli",
+                "justo.cli",
                 "--config",
                 str(config),
                 "--headless",
@@ -78,7 +78,7 @@ def start_supervisor(
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run one CLI command to completion."""
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
+        [sys.executable, "-m", "justo.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
-ALLOWED = {("engine/cli/__init__.py", "console.launch")}
+ALLOWED = {("engine/cli/__init__.py", "justo.cli.console")}
 
 
 def test_engine_does_not_import_console_or_textual() -> None:

@@ -21,9 +21,9 @@ from console.app import JustoConsole
 from console.screens.job_detail import JobDetailScreen
 from console.source import RedisSource
 from engine import JobSpec, Queue
-from engine.connection import make_client
-from engine.embedded import EmbeddedRedis, find_redis_server
-from engine.settings import load_settings
+from engine.runtime.connection import make_client
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
+from engine.runtime.settings import load_settings
 from tests.conftest import eventually
 from tests.supervisor_helpers import ROOT, cli_env, run_cli, write_config
 
@@ -58,7 +58,7 @@ def start(env: dict[str, str], config: Path, port: int, output: Path) -> subproc
             [
                 sys.executable,
                 "-m",
-                "engine.cli",
+                "justo.cli",
                 "--config",
                 str(config),
                 "--headless",

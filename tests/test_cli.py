@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from engine import JobSpec, Queue
 from engine.errors import ConfigError
 from engine.logs import redact
-from engine.settings import load_settings
+from engine.runtime.settings import load_settings
 from tests.conftest import eventually
 from tests.supervisor_helpers import ROOT, cli_env, run_cli, write_config
 
@@ -336,7 +336,7 @@ async def test_headless_serves_the_api(redis_url: str, prefix: str, tmp_path: Pa
 def start_headless(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """``justo-console --headless --no-demo ARGS`` in the background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "--headless", "--no-demo", *args],
+        [sys.executable, "-m", "justo.cli", "--headless", "--no-demo", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

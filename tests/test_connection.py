@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from engine import JobContext, Queue, Registry, UnsafeRedisError, Worker
-from engine.connection import (
+from engine.runtime.connection import (
     RedisRuntime,
     check_redis,
     make_client,
     redact_url,
     redis_url_from_env,
 )
-from engine.embedded import EmbeddedRedis, find_redis_server
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from tests.conftest import eventually
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from engine import JobSpec, JobState, Queue, QueueOptions, leases
-from engine.queue import now_ms
+from engine import JobSpec, JobState, Queue, QueueOptions
+from engine.queue.queue import now_ms
+from engine.worker import leases
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,9 +13,9 @@ from engine import (
     JobSpec,
     JobState,
     PayloadTooLargeError,
-    leases,
 )
-from engine.queue import now_ms
+from engine.queue.queue import now_ms
+from engine.worker import leases
 from tests.conftest import QueueFactory
 
 
@@ -130,7 +130,7 @@ async def test_pause_and_resume_report_changes(make_queue: QueueFactory) -> None
 
 
 async def _fail_jobs(q: object, n: int) -> list[str]:
-    from engine.queue import Queue
+    from engine.queue.queue import Queue
 
     assert isinstance(q, Queue)
     await q.add_bulk(JobSpec("n", i, attempts=1) for i in range(n))
@@ -215,8 +215,8 @@ async def test_jobs_accepts_negative_positions_like_lrange(make_queue: QueueFact
 
 async def test_redis_down_is_a_named_error_for_producers(tmp_path: object) -> None:
     from engine import RedisUnavailableError
-    from engine.connection import make_client
-    from engine.queue import Queue
+    from engine.queue.queue import Queue
+    from engine.runtime.connection import make_client
 
     client = make_client("unix:///tmp/justo-no-such-redis.sock")
     try:

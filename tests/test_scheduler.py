@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio import Redis
 
-from engine.cron import JUSTO_RECURRING, CronJob
 from engine.errors import ConfigError
-from engine.scheduler import CronScheduler, read_schedules
+from engine.runtime.cron import JUSTO_RECURRING, CronJob
+from engine.runtime.scheduler import CronScheduler, read_schedules
 from tests.conftest import QueueFactory
 
 SP = ZoneInfo("America/Sao_Paulo")

@@ -12,10 +12,10 @@ from collections import Counter
 
 from redis.asyncio import Redis
 
-from engine import leases
-from engine.connection import make_client
-from engine.leases import Outcome
-from engine.queue import JobSpec, Queue
+from engine.queue.queue import JobSpec, Queue
+from engine.runtime.connection import make_client
+from engine.worker import leases
+from engine.worker.leases import Outcome
 from tests.conftest import QueueFactory
 from tests.script_helpers import (
     T0,

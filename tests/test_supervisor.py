@@ -13,9 +13,9 @@ import pytest
 from redis.asyncio import Redis
 
 from engine import JobSpec, JobState, Queue, QueueOptions
-from engine.connection import make_client
-from engine.embedded import EmbeddedRedis, find_redis_server
-from engine.supervisor import read_supervisors
+from engine.runtime.connection import make_client
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
+from engine.runtime.supervisor import read_supervisors
 from tests.conftest import eventually
 from tests.supervisor_helpers import cli_env, start_supervisor, write_config
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from engine import Backoff, JobContext, JobSpec, JobState, Queue, Registry, Worker, leases
-from engine.metrics import read_metrics
-from engine.queue import now_ms
+from engine import Backoff, JobContext, JobSpec, JobState, Queue, Registry, Worker
+from engine.queue.queue import now_ms
+from engine.runtime.metrics import read_metrics
+from engine.worker import leases
 from tests.conftest import QueueFactory, eventually
 
 

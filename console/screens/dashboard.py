@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from console import text as fmt
 from console.widgets import LogPanel, QueueTable, RedisPanel, WorkersPanel
-from engine.stats import EngineSnapshot
+from engine.runtime.stats import EngineSnapshot
 
 if TYPE_CHECKING:
     from console.app import JustoConsole

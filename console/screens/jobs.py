@@ -17,7 +17,7 @@ from console.screens.job_detail import SECRETS
 from engine.job import Job, JobState
 from engine.logs import redact
 from engine.redaction import redact_payload
-from engine.stats import EngineSnapshot
+from engine.runtime.stats import EngineSnapshot
 
 if TYPE_CHECKING:
     from console.app import JustoConsole

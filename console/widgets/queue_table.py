@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from console import text as fmt
-from engine.stats import EngineSnapshot, QueueStats
+from engine.runtime.stats import EngineSnapshot, QueueStats
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("queue", "queue"),

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from engine.api.auth import FailureLimiter
-from engine.settings import Settings
+from engine.runtime.settings import Settings
+from justo.api.auth import FailureLimiter
 from tests.api.helpers import api_client
 
 

@@ -15,10 +15,10 @@ import httpx
 from redis.asyncio import Redis
 from starlette.types import ASGIApp
 
-from engine.api import create_app, serve_api
-from engine.api.server import bind_socket
-from engine.connection import make_client
-from engine.settings import Settings
+from engine.runtime.connection import make_client
+from engine.runtime.settings import Settings
+from justo.api import create_app, serve_api
+from justo.api.server import bind_socket
 
 TOKEN = "k9-admin-token-0123456789abcdefXYZ"
 """A valid admin token (34 characters)."""

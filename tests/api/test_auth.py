@@ -13,7 +13,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from engine.api.auth import (
+from engine.errors import ConfigError
+from engine.queue.queue import Queue
+from engine.runtime.settings import Settings
+from justo.api.auth import (
     AdminTokenError,
     FailureLimiter,
     TokenCheck,
@@ -22,9 +25,6 @@ from engine.api.auth import (
     query_has_credential,
     token_from_env,
 )
-from engine.errors import ConfigError
-from engine.queue import Queue
-from engine.settings import Settings
 from tests.api.helpers import AUTH, TOKEN, api_client
 
 ROUTES: list[tuple[str, str, dict[str, Any]]] = [

@@ -12,14 +12,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from redis.asyncio import Redis
 
-from engine.api.metrics import LE_SECONDS, Histogram, fold_histograms
-from engine.metrics import bucket_of, bucket_upper_ms
 from engine.options import QueueOptions
-from engine.queue import Queue
-from engine.registry import Registry
+from engine.queue.queue import Queue
+from engine.runtime.metrics import bucket_of, bucket_upper_ms
+from engine.runtime.settings import Settings
 from engine.scripts import Scripts
-from engine.settings import Settings
-from engine.worker import Worker
+from engine.worker.registry import Registry
+from engine.worker.worker import Worker
+from justo.api.metrics import LE_SECONDS, Histogram, fold_histograms
 from tests.api.helpers import AUTH
 
 FAMILIES = {

@@ -24,9 +24,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.routing import Route
 
-from engine.api import create_app
-from engine.api.auth import FailureLimiter
-from engine.settings import Settings
+from engine.runtime.settings import Settings
+from justo.api import create_app
+from justo.api.auth import FailureLimiter
 from tests.api.helpers import AUTH, TOKEN, ThreadedApi
 
 EXAMPLES_PER_OPERATION = 25

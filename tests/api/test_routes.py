@@ -1,5 +1,5 @@
 """The original's /api/admin/workers over real HTTP: reads, control actions, job creation
-mapped to engine.producers, drain, validation (400/413/415/422, nothing written) and
+mapped to justo.producers, drain, validation (400/413/415/422, nothing written) and
 Redis outages (503 within a second)."""
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from engine import producers
-from engine.api.auth import FailureLimiter
-from engine.config import JUSTO_QUEUES
-from engine.connection import make_client
 from engine.job import Job, JobState
 from engine.options import QueueOptions
-from engine.queue import Queue
-from engine.registry import Registry
-from engine.settings import Settings
-from engine.stats import collect
-from engine.worker import Worker
+from engine.queue.queue import Queue
+from engine.runtime.config import JUSTO_QUEUES
+from engine.runtime.connection import make_client
+from engine.runtime.settings import Settings
+from engine.runtime.stats import collect
+from engine.worker.registry import Registry
+from engine.worker.worker import Worker
+from justo import producers
+from justo.api.auth import FailureLimiter
 from tests.api.helpers import AUTH, api_client
 from tests.conftest import tmp_socket_dir
 
@@ -577,7 +577,7 @@ async def test_unexpected_errors_are_a_bare_500_logged_redacted(
     async def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("cannot reach redis://u:PW-CANARY-9@db:6379 with ENV-CANARY-8")
 
-    monkeypatch.setattr("engine.api.app.collect", broken)
+    monkeypatch.setattr("justo.api.app.collect", broken)
     env = {"SOME_API_KEY": "ENV-CANARY-8"}
     async with api_client(redis, settings, env=env) as api:
         response = await api.get(WORKERS, headers=AUTH)

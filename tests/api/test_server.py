@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from engine.api.server import bind_socket, parse_listen_address, serve_api
 from engine.errors import ConfigError
+from justo.api.server import bind_socket, parse_listen_address, serve_api
 
 
 async def _hello(request: Request) -> PlainTextResponse:

@@ -17,11 +17,12 @@ from console.screens.dashboard import DashboardScreen
 from console.screens.job_detail import JobDetailScreen
 from console.screens.jobs import JobsScreen
 from console.source import RedisSource
-from engine import JobSpec, JobState, Queue, leases
-from engine.config import QueueConfig
-from engine.embedded import EmbeddedRedis, find_redis_server
-from engine.queue import now_ms
-from engine.settings import Settings
+from engine import JobSpec, JobState, Queue
+from engine.queue.queue import now_ms
+from engine.runtime.config import QueueConfig
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
+from engine.runtime.settings import Settings
+from engine.worker import leases
 
 SIZE = (130, 42)
 
@@ -192,7 +193,7 @@ async def test_r_in_job_detail_retries_a_failed_job(
 async def test_redis_outage_shows_stale_marker_and_recovers(
     prefix: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from engine.connection import make_client
+    from engine.runtime.connection import make_client
 
     server = EmbeddedRedis(
         tmp_path_factory.mktemp("down"), appendonly=True, binary=find_redis_server(prefer="path")

@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from engine.cli import db
-from engine.cli.common import CliState
+from justo.cli import db
+from justo.cli.common import CliState
 
 runner = CliRunner()
 

@@ -15,7 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Engine, Integer, MetaData, String, inspect, select, text
 
-from engine.db import (
+from engine.errors import ConfigError
+from justo.db import (
     Base,
     SchemaOutdatedError,
     UnknownSchemaError,
@@ -27,8 +28,7 @@ from engine.db import (
     session_factory,
     upgrade,
 )
-from engine.db import migrate as migrate_module
-from engine.errors import ConfigError
+from justo.db import migrate as migrate_module
 
 HEAD = "0002"
 """The newest shipped migration."""
@@ -137,7 +137,7 @@ def test_check_schema_refuses_an_older_revision_until_upgraded(
 ) -> None:
     upgrade(engine)
     # The code moves on: a copy of the shipped scripts plus a 0003.
-    with as_file(files("engine.db") / "migrations") as shipped:
+    with as_file(files("justo.db") / "migrations") as shipped:
         scripts = shutil.copytree(
             shipped, tmp_path / "migrations", ignore=shutil.ignore_patterns("__pycache__")
         )

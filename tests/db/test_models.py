@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.db import (
+from justo.db import (
     AiCache,
     CaseAnalysis,
     CaseDocument,

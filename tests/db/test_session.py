@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.pool import QueuePool
 
-from engine.db import (
+from engine.errors import ConfigError
+from justo.db import (
     DatabaseUnavailableError,
     Workspace,
     check_schema,
@@ -19,7 +20,6 @@ from engine.db import (
     session_factory,
     upgrade,
 )
-from engine.errors import ConfigError
 
 
 def test_default_is_a_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:

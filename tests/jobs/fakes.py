@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from engine.jobs.cnj import check_digits, parse_cnj
+from justo.jobs.cnj import check_digits, parse_cnj
 
 T0 = 1_780_000_000.0
 """A fixed wall-clock start (2026-05-28)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.jobs.cnj import (
+from justo.jobs.cnj import (
     UF_BY_TR,
     Cnj,
     check_digits,
@@ -13,7 +13,7 @@ from engine.jobs.cnj import (
     is_valid_cnj,
     parse_cnj,
 )
-from engine.jobs.lawsuit import InvalidCnjError
+from justo.jobs.lawsuit import InvalidCnjError
 
 VALID = [
     ("0058967-77.2016.8.19.0000", "TJRJ"),

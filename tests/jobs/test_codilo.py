@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from engine.jobs.lawsuit import (
+from justo.jobs.lawsuit import (
     InvalidCnjError,
     Lawsuit,
     LawsuitNotFoundError,
@@ -23,9 +23,9 @@ from engine.jobs.lawsuit import (
     ProviderError,
     TransientProviderError,
 )
-from engine.jobs.providers import CodiloClient
-from engine.jobs.providers.codilo import request_status, side_of
-from engine.jobs.providers.values import COURT_TZ
+from justo.jobs.providers import CodiloClient
+from justo.jobs.providers.codilo import request_status, side_of
+from justo.jobs.providers.values import COURT_TZ
 from tests.jobs.fakes import (
     CNJ,
     TRF2_CNJ,

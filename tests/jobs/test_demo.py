@@ -8,15 +8,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from engine.jobs.lawsuit import InvalidCnjError, LawsuitNotFoundError
-from engine.jobs.providers import (
+from justo.jobs.lawsuit import InvalidCnjError, LawsuitNotFoundError
+from justo.jobs.providers import (
     DEMO_LABEL,
     DemoProvider,
     JuditClient,
     demo_provider,
     demo_server,
 )
-from engine.jobs.providers.demo import DEMO_EPOCH
+from justo.jobs.providers.demo import DEMO_EPOCH
 from tests.jobs.fakes import CNJ, OTHER_CNJ, TRF2_CNJ, FakeClock, cnj_with_number
 
 EVERY = 600.0

@@ -10,9 +10,10 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from engine import Queue, Registry, Worker
-from engine.config import JUSTO_QUEUES
-from engine.db import make_engine, session_factory
-from engine.db.models import (
+from engine.runtime.config import JUSTO_QUEUES
+from engine.runtime.settings import Settings
+from justo.db import make_engine, session_factory
+from justo.db.models import (
     Client,
     MonitoredProcess,
     ProcessMovement,
@@ -21,8 +22,7 @@ from engine.db.models import (
     ReportType,
     Workspace,
 )
-from engine.jobs.wiring import demo_cnj, setup_justo_jobs
-from engine.settings import Settings
+from justo.jobs.wiring import demo_cnj, setup_justo_jobs
 from tests.conftest import eventually
 from tests.jobs.notifications.fakes import SmtpRecorder, smtp_server
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.jobs.lawsuit import (
+from justo.jobs.lawsuit import (
     InvalidCnjError,
     Lawsuit,
     LawsuitNotFoundError,
@@ -15,7 +15,7 @@ from engine.jobs.lawsuit import (
     ProviderError,
     TransientProviderError,
 )
-from engine.jobs.providers import CodiloClient, JuditClient, ProviderChain, RetryPolicy
+from justo.jobs.providers import CodiloClient, JuditClient, ProviderChain, RetryPolicy
 from tests.jobs.fakes import CNJ, FakeClock, FakeCodilo, FakeJudit, json_response, mock_http
 
 

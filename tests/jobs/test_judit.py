@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.jobs.lawsuit import (
+from justo.jobs.lawsuit import (
     InvalidCnjError,
     Lawsuit,
     LawsuitNotFoundError,
@@ -24,8 +24,8 @@ from engine.jobs.lawsuit import (
     ProviderError,
     TransientProviderError,
 )
-from engine.jobs.providers import JuditClient, RetryPolicy
-from engine.jobs.providers.values import COURT_TZ
+from justo.jobs.providers import JuditClient, RetryPolicy
+from justo.jobs.providers.values import COURT_TZ
 from tests.jobs.fakes import (
     CNJ,
     OTHER_CNJ,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from engine.jobs.lawsuit import TransientProviderError
-from engine.jobs.providers import JuditClient, RateLimiter, RetryPolicy, rate_limit_key
+from justo.jobs.lawsuit import TransientProviderError
+from justo.jobs.providers import JuditClient, RateLimiter, RetryPolicy, rate_limit_key
 from tests.jobs.fakes import CNJ, FakeClock, FakeJudit, mock_http
 
 

@@ -6,7 +6,7 @@ import json
 
 from redis.asyncio import Redis
 
-from engine.jobs.redis_cleanup import (
+from justo.jobs.redis_cleanup import (
     DAILY_PATTERNS,
     PATTERN_MAX_AGE_H,
     clean_patterns,

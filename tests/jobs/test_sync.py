@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.context import JobContext
-from engine.db.models import (
+from engine.worker.context import JobContext
+from justo.db.models import (
     MonitoredProcess,
     MonitoringStatus,
     ProcessMovement,
@@ -20,9 +20,9 @@ from engine.db.models import (
     SyncType,
     Workspace,
 )
-from engine.jobs.lawsuit import Lawsuit, Movement, TransientProviderError
-from engine.jobs.store import SqlSyncStore, categorize
-from engine.jobs.sync import SyncWorker
+from justo.jobs.lawsuit import Lawsuit, Movement, TransientProviderError
+from justo.jobs.store import SqlSyncStore, categorize
+from justo.jobs.sync import SyncWorker
 
 CNJS = [
     "0058967-77.2016.8.19.0000",

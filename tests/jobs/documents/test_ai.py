@@ -10,14 +10,14 @@ import httpx
 import pytest
 
 from engine.errors import ConfigError
-from engine.jobs.documents.ai import (
+from justo.jobs.documents.ai import (
     PROMPT_VERSION,
     SYSTEM_PROMPT,
     AiClient,
     cache_key,
     parse_completion,
 )
-from engine.jobs.documents.errors import (
+from justo.jobs.documents.errors import (
     AiAuthError,
     AiError,
     AiMalformedResponseError,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.jobs.documents.entities import (
+from justo.jobs.documents.entities import (
     Party,
     find_amounts,
     find_cnjs,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.jobs.documents.errors import (
+from justo.jobs.documents.errors import (
     CorruptPdfError,
     DocumentError,
     DocumentFileMissingError,
@@ -21,8 +21,8 @@ from engine.jobs.documents.errors import (
     ExtractionTimeoutError,
     NoTextError,
 )
-from engine.jobs.documents.pdf import clean_text, extract_document
-from engine.jobs.documents.pool import ExtractionPool
+from justo.jobs.documents.pdf import clean_text, extract_document
+from justo.jobs.documents.pool import ExtractionPool
 from tests.jobs.documents.pdfs import (
     CNJ_A,
     CNJ_B,

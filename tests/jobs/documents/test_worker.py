@@ -16,8 +16,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.context import JobContext
-from engine.db.models import (
+from engine.errors import ConfigError, InvalidJobError
+from engine.worker.context import JobContext
+from justo.db.models import (
     AiCache,
     AnalysisStatus,
     CaseAnalysis,
@@ -25,10 +26,9 @@ from engine.db.models import (
     OcrStatus,
     Workspace,
 )
-from engine.db.types import utcnow
-from engine.errors import ConfigError, InvalidJobError
-from engine.jobs.documents.ai import AiClient
-from engine.jobs.documents.errors import (
+from justo.db.types import utcnow
+from justo.jobs.documents.ai import AiClient
+from justo.jobs.documents.errors import (
     AiMalformedResponseError,
     AiTimeoutError,
     CorruptPdfError,
@@ -41,7 +41,7 @@ from engine.jobs.documents.errors import (
     ExtractionTimeoutError,
     NoTextError,
 )
-from engine.jobs.documents.worker import DocumentLimits, DocumentRequest, DocumentWorker
+from justo.jobs.documents.worker import DocumentLimits, DocumentRequest, DocumentWorker
 from tests.jobs.documents.openai_stub import ANALYSIS, OpenAiStub, Reply
 from tests.jobs.documents.pdfs import (
     CNJ_A,

@@ -21,8 +21,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from engine.context import JobContext
-from engine.db.models import Workspace
+from engine.worker.context import JobContext
+from justo.db.models import Workspace
 from tests.jobs.fakes import ScriptedServer, json_response
 
 RESEND_KEY = "re_canary_resend_key_123"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ConfigError
-from engine.jobs.notifications import (
+from justo.jobs.notifications import (
     ResendSender,
     SendGridSender,
     SmtpSender,

@@ -8,12 +8,12 @@ import asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.db.models import Notification, NotificationStatus
 from engine.job import JobState
-from engine.jobs.notifications import NOTIFICATION_JOB, NotificationWorker, ResendSender
 from engine.options import Backoff
-from engine.registry import Registry
-from engine.worker import Worker
+from engine.worker.registry import Registry
+from engine.worker.worker import Worker
+from justo.db.models import Notification, NotificationStatus
+from justo.jobs.notifications import NOTIFICATION_JOB, NotificationWorker, ResendSender
 from tests.conftest import QueueFactory
 from tests.jobs.fakes import LoopbackServer, json_response
 from tests.jobs.notifications.fakes import RESEND_KEY, FakeResend, seed_workspace

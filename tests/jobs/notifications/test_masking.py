@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.jobs.notifications import mask_email, mask_phone, mask_recipient
-from engine.jobs.notifications.masking import mask_in_text
+from justo.jobs.notifications import mask_email, mask_phone, mask_recipient
+from justo.jobs.notifications.masking import mask_in_text
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from engine.db.models import Channel
-from engine.jobs.notifications import (
+from justo.db.models import Channel
+from justo.jobs.notifications import (
     Attachment,
     InvalidNotificationError,
     WhatsAppTemplate,
     parse_request,
 )
-from engine.jobs.notifications.request import is_valid_email, is_valid_phone, normalise_phone
+from justo.jobs.notifications.request import is_valid_email, is_valid_phone, normalise_phone
 from tests.jobs.notifications.fakes import PDF
 
 EMAIL: dict[str, Any] = {

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from engine.jobs.notifications import (
+from justo.jobs.notifications import (
     Attachment,
     Email,
     NotificationConfigError,

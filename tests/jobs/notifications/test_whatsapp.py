@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from engine.jobs.notifications import (
+from justo.jobs.notifications import (
     Attachment,
     Document,
     NotificationConfigError,

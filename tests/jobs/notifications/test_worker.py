@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.db.models import Channel, Notification, NotificationStatus
-from engine.jobs.notifications import (
+from justo.db.models import Channel, Notification, NotificationStatus
+from justo.jobs.notifications import (
     NotificationConfigError,
     NotificationWorker,
     PermanentNotificationError,
@@ -23,7 +23,7 @@ from engine.jobs.notifications import (
     SmtpSender,
     WhatsAppClient,
 )
-from engine.jobs.notifications.worker import delivery_key
+from justo.jobs.notifications.worker import delivery_key
 from tests.jobs.fakes import LoopbackServer, json_response
 from tests.jobs.notifications.fakes import (
     API_VERSION,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pypdf import PdfReader
 
-from engine.jobs.reports.content import (
+from justo.jobs.reports.content import (
     Branding,
     ClientSection,
     DeadlineItem,

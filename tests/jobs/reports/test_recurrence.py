@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.db.models import ReportFrequency
-from engine.jobs.reports.recurrence import (
+from justo.db.models import ReportFrequency
+from justo.jobs.reports.recurrence import (
     Recurrence,
     RecurrenceError,
     clamp_day,

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.jobs.reports.content import Branding, ClientSection, ProcessItem
-from engine.jobs.reports.delivery import (
+from justo.jobs.reports.content import Branding, ClientSection, ProcessItem
+from justo.jobs.reports.delivery import (
     ReportEmail,
     email_recipients,
     notification,
     subject_line,
 )
-from engine.jobs.reports.pdf import PdfFont, find_unicode_font, render_pdf, to_latin1
-from engine.jobs.reports.rendering import render_html
+from justo.jobs.reports.pdf import PdfFont, find_unicode_font, render_pdf, to_latin1
+from justo.jobs.reports.rendering import render_html
 from tests.jobs.reports.factories import CNJ_A, CNJ_B, HOSTILE, NOW, content, pdf_text
 
 FONT = find_unicode_font()

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.context import JobContext
-from engine.db.models import (
+from engine.worker.context import JobContext
+from justo.db.models import (
     Client,
     ExecutionStatus,
     MonitoredProcess,
@@ -33,7 +33,7 @@ from engine.db.models import (
     Workspace,
     WorkspaceStatus,
 )
-from engine.jobs.reports import (
+from justo.jobs.reports import (
     REPORT_JOBS,
     RecurrenceError,
     ReportJobError,
@@ -41,7 +41,7 @@ from engine.jobs.reports import (
     ReportsWorker,
     ScheduleNotFoundError,
 )
-from engine.jobs.reports.store import SqlReportStore
+from justo.jobs.reports.store import SqlReportStore
 from tests.conftest import QueueFactory
 from tests.jobs.reports.factories import CNJ_A, CNJ_B, HOSTILE, NOW, mtime, read_report
 

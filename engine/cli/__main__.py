@@ -1,5 +1,0 @@
-"""``python -m engine.cli``."""
-
-from engine.cli import main
-
-main()

@@ -1,0 +1,279 @@
+"""One process runs everything: every queue's workers, the cron scheduler, the reaper, a
+heartbeat and the log stream.
+
+Parts never take each other down: a worker that dies of a bug is restarted with backoff,
+and every loop rides out Redis outages on its own (logging once per backoff step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.logs import LogStreamSink
+from engine.queue.queue import Queue
+from engine.runtime.config import QueueConfig
+from engine.runtime.cron import CronJob
+from engine.runtime.reaper import Reaper
+from engine.runtime.scheduler import CronScheduler
+from engine.scripts import Scripts
+from engine.worker.registry import Registry
+from engine.worker.worker import REDIS_ERRORS, Worker
+
+log = logging.getLogger("justo.supervisor")
+
+HEARTBEAT_S = 5.0
+"""Seconds between heartbeats."""
+
+ALIVE_S = 3 * HEARTBEAT_S
+"""A supervisor whose last heartbeat is older than this (by Redis time) is gone."""
+
+FORGET_S = 3600.0
+"""Heartbeats older than this are deleted by readers."""
+
+RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Waits before restarting a worker that crashed, growing with consecutive crashes."""
+
+
+def supervisors_key(prefix: str) -> str:
+    """Hash of supervisor id → heartbeat JSON; ``beat`` is Redis ``TIME``, so readers on
+    other machines judge liveness by the same clock."""
+    return f"{prefix}:supervisors"
+
+
+def log_stream_key(prefix: str) -> str:
+    """The capped stream of supervisor log lines the console tails."""
+    return f"{prefix}:logs"
+
+
+@dataclass(frozen=True)
+class SupervisorInfo:
+    """A live supervisor, as its heartbeat describes it."""
+
+    id: str
+    host: str
+    pid: int
+    started: float
+    beat: float
+    queues: dict[str, int]
+    in_flight: dict[str, list[str]]
+    completed: dict[str, int]
+    failed: dict[str, int]
+
+
+class Supervisor:
+    """Runs a worker pool per queue, the scheduler, the reaper and the heartbeat.
+
+    Args:
+        redis: the client every part shares.
+        queues: the queues to run.
+        registry: handlers by job name (shared by all queues).
+        prefix: the key prefix.
+        recurring: recurring jobs for the cron scheduler (none: no scheduler).
+        scheduler_options: ``zone`` and ``misfire_grace_s`` for the scheduler.
+        grace_s: how long running jobs may finish on stop.
+        log_sink: where to send log lines for the console (optional).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        queues: Sequence[QueueConfig],
+        registry: Registry,
+        *,
+        prefix: str,
+        recurring: Sequence[CronJob] = (),
+        scheduler_options: dict[str, Any] | None = None,
+        grace_s: float = 25.0,
+        log_sink: LogStreamSink | None = None,
+    ) -> None:
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.redis = redis
+        self.prefix = prefix
+        self.registry = registry
+        self.grace_s = grace_s
+        self.started = time.time()
+        self.configs = {c.name: c for c in queues}
+        scripts = Scripts(redis)
+        self.queues = {
+            c.name: Queue(redis, c.name, prefix=prefix, options=c.options, scripts=scripts)
+            for c in queues
+        }
+        self.workers = {c.name: self._new_worker(c.name) for c in queues}
+        self.reaper = Reaper(list(self.queues.values()))
+        self.scheduler = (
+            CronScheduler(
+                redis,
+                self.queues,
+                recurring,
+                prefix=prefix,
+                owner=self.id,
+                **(scheduler_options or {}),
+            )
+            if recurring
+            else None
+        )
+        self.log_sink = log_sink
+        self._stop = asyncio.Event()
+        self._fast = False
+
+    def _new_worker(self, queue: str) -> Worker:
+        config = self.configs[queue]
+        return Worker(
+            self.queues[queue],
+            self.registry,
+            concurrency=config.concurrency,
+            grace_s=self.grace_s,
+            worker_id=f"{self.id}:{queue}",
+        )
+
+    def request_stop(self, *, fast: bool = False) -> None:
+        """Stop fetching; running jobs get the grace period (none with ``fast``)."""
+        self._fast = self._fast or fast
+        self._stop.set()
+        for worker in self.workers.values():
+            worker.stop(fast=self._fast)
+        self.reaper.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+
+    async def run(self) -> None:
+        """Run until ``request_stop``; returns once every part has stopped."""
+        tasks = [
+            asyncio.create_task(self._supervise(name), name=f"worker:{name}")
+            for name in self.workers
+        ]
+        tasks.append(asyncio.create_task(self.reaper.run(), name="reaper"))
+        if self.scheduler is not None:
+            tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
+        with contextlib.suppress(*REDIS_ERRORS):
+            await forget_dead_supervisors(self.redis, self.prefix)
+        beat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+        sink = (
+            asyncio.create_task(self.log_sink.run(self.redis), name="log-sink")
+            if self.log_sink
+            else None
+        )
+        log.info(
+            "supervisor %s running: %s",
+            self.id,
+            ", ".join(f"{n}×{c.concurrency}" for n, c in self.configs.items()),
+        )
+        await self._stop.wait()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        beat.cancel()
+        await asyncio.gather(beat, return_exceptions=True)
+        await self._remove_heartbeat()
+        log.info("supervisor %s stopped", self.id)
+        if sink is not None and self.log_sink is not None:
+            self.log_sink.stop()
+            await asyncio.gather(sink, return_exceptions=True)
+
+    async def _supervise(self, name: str) -> None:
+        """Run one queue's worker; restart it with backoff if it dies of a bug."""
+        crashes = 0
+        while not self._stop.is_set():
+            worker = self.workers[name]
+            try:
+                await worker.run()
+                crashes = 0
+            except Exception:
+                log.exception("worker for queue %s crashed; restarting", name)
+                delay = RESTART_BACKOFF_S[min(crashes, len(RESTART_BACKOFF_S) - 1)]
+                crashes += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+            if not self._stop.is_set():
+                self.workers[name] = self._new_worker(name)
+
+    # ------------------------------------------------------------ heartbeat
+
+    def heartbeat(self) -> dict[str, Any]:
+        """What this supervisor publishes about itself."""
+        return {
+            "id": self.id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": self.started,
+            "beat": time.time(),
+            "queues": {n: c.concurrency for n, c in self.configs.items()},
+            "in_flight": {n: w.in_flight for n, w in self.workers.items()},
+            "completed": {n: w.stats.completed for n, w in self.workers.items()},
+            "failed": {n: w.stats.failed for n, w in self.workers.items()},
+        }
+
+    async def beat_once(self) -> None:
+        """Publish the heartbeat now."""
+        r: Any = self.redis
+        seconds, micros = await r.time()
+        data = self.heartbeat() | {"beat": seconds + micros / 1e6}
+        await r.hset(supervisors_key(self.prefix), self.id, json.dumps(data))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self.beat_once()
+            except REDIS_ERRORS as exc:
+                log.warning("heartbeat failed: Redis unavailable (%s)", type(exc).__name__)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _remove_heartbeat(self) -> None:
+        r: Any = self.redis
+        with contextlib.suppress(*REDIS_ERRORS):
+            await r.hdel(supervisors_key(self.prefix), self.id)
+
+
+async def read_supervisors(redis: Redis, prefix: str) -> list[SupervisorInfo]:
+    """Live supervisors, oldest first (one round trip)."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.time()
+    pipe.hgetall(supervisors_key(prefix))
+    (seconds, micros), raw = await pipe.execute()
+    return live_supervisors(raw, seconds + micros / 1e6)
+
+
+def live_supervisors(raw: dict[bytes, bytes], now: float) -> list[SupervisorInfo]:
+    """Parse a heartbeat hash, keeping those that beat within ``ALIVE_S`` of ``now``."""
+    infos = []
+    for value in raw.values():
+        try:
+            data = json.loads(value)
+            info = SupervisorInfo(
+                str(data["id"]),
+                str(data["host"]),
+                int(data["pid"]),
+                float(data["started"]),
+                float(data["beat"]),
+                dict(data["queues"]),
+                dict(data["in_flight"]),
+                dict(data.get("completed", {})),
+                dict(data.get("failed", {})),
+            )
+        except (ValueError, KeyError, TypeError):
+            continue  # a malformed heartbeat is ignored, not fatal to readers
+        if now - info.beat <= ALIVE_S:
+            infos.append(info)
+    return sorted(infos, key=lambda info: info.started)
+
+
+async def forget_dead_supervisors(redis: Redis, prefix: str) -> int:
+    """Delete heartbeats older than ``FORGET_S``; returns how many."""
+    r: Any = redis
+    seconds, micros = await r.time()
+    now = seconds + micros / 1e6
+    raw = await r.hgetall(supervisors_key(prefix))
+    dead = [k for k, v in raw.items() if now - float(json.loads(v).get("beat", 0)) > FORGET_S]
+    if dead:
+        await r.hdel(supervisors_key(prefix), *dead)
+    return len(dead)

@@ -1,0 +1,145 @@
+"""Running one try of a leased job and turning what happened into an ``Outcome``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback as tb_module
+from typing import Any
+
+from engine.errors import JobTimeoutError, MalformedJobError, UnknownJobTypeError
+from engine.logs import queue_logger
+from engine.options import Backoff
+from engine.queue.queue import Queue, now_ms
+from engine.worker.context import JobContext
+from engine.worker.leases import Leased, Outcome, OutcomeKind
+from engine.worker.registry import Registry
+
+MAX_ERROR_CHARS = 2000
+"""Longest error message stored on a job."""
+
+MAX_TRACEBACK_CHARS = 8000
+"""Longest traceback stored on a job (the tail is kept: it names the failing line)."""
+
+
+async def run_job(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) -> Outcome:
+    """Run the job's handler once and return its outcome; never raises (but for
+    cancellation, which a forced stop uses)."""
+    started = now_ms()
+    wait_ms = max(0, started - job.ready_ms)
+    try:
+        ctx.data = decode_payload(job, queue.options.max_payload)
+        result = await _call(queue, registry, job, ctx)
+        value = _encode_result(result)
+    except MalformedJobError as exc:
+        # Retrying cannot fix bad bytes: fail at once, raw payload kept on the job.
+        queue_logger(queue.name).error("job %s (%s): %s", job.id, job.name, exc)
+        return _outcome(job, "f", exc, started, wait_ms)
+    except Exception as exc:
+        return _failure(queue, job, exc, started, wait_ms)
+    kind: OutcomeKind = "C" if job.options.get("retention") == 0 else "c"
+    return Outcome(job.id, job.token, kind, value, "", now_ms() - started, wait_ms)
+
+
+def decode_payload(job: Leased, max_payload: int) -> Any:
+    """The job's data, checked again on the worker side (it may have been written raw).
+
+    Raises:
+        MalformedJobError: missing name, oversized or non-JSON data.
+    """
+    if not job.name:
+        raise MalformedJobError("job has no name")
+    if len(job.raw_data) > max_payload:
+        raise MalformedJobError(
+            f"payload too large: {len(job.raw_data)} bytes, limit {max_payload}"
+        )
+    if not job.raw_data:
+        return None
+    try:
+        return json.loads(job.raw_data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJobError(f"payload is not valid JSON: {exc}") from exc
+
+
+async def _call(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) -> Any:
+    handler = registry.get(job.name)
+    if handler is None:
+        raise UnknownJobTypeError(f"unknown job type {job.name!r} on queue {queue.name!r}")
+    timeout = job.options.get("timeout", queue.options.timeout_s)
+    try:
+        if registry.is_async(job.name):
+            async with asyncio.timeout(timeout):
+                return await handler(ctx)
+        # A sync handler runs in a thread. On timeout the thread cannot be killed: its
+        # late result is discarded and the slot is freed (logged as leaked).
+        return await asyncio.wait_for(asyncio.to_thread(handler, ctx), timeout)
+    except TimeoutError as exc:
+        if not registry.is_async(job.name):
+            queue_logger(queue.name).warning(
+                "job %s: sync handler still running after its %ss timeout; its thread is "
+                "leaked until it returns",
+                job.id,
+                timeout,
+            )
+        raise JobTimeoutError(f"job exceeded its timeout of {timeout}s") from exc
+
+
+def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: int) -> Outcome:
+    attempts = int(job.options.get("attempts", queue.options.attempts))
+    # Handlers mark errors that retrying cannot fix with ``retryable = False``.
+    if job.attempts_made < attempts and getattr(exc, "retryable", True) is not False:
+        backoff = (
+            Backoff.from_json(job.options["backoff"])
+            if "backoff" in job.options
+            else queue.options.backoff
+        )
+        delay = max(backoff.delay_for(job.attempts_made), _asked_delay_ms(exc))
+        queue_logger(queue.name).warning(
+            "job %s (%s) attempt %d/%d failed: %s; retrying in %d ms",
+            job.id,
+            job.name,
+            job.attempts_made,
+            attempts,
+            _describe(exc),
+            delay,
+        )
+        return _outcome(job, "r", exc, started, wait_ms, delay)
+    queue_logger(queue.name).error(
+        "job %s (%s) failed after %d attempt(s): %s",
+        job.id,
+        job.name,
+        job.attempts_made,
+        _describe(exc),
+    )
+    return _outcome(job, "f", exc, started, wait_ms)
+
+
+def _asked_delay_ms(exc: Exception) -> int:
+    """The wait an error asks for (a provider's ``Retry-After``), in ms; 0 if none."""
+    for name in ("retry_after_s", "retry_after"):
+        value = getattr(exc, name, None)
+        if isinstance(value, int | float) and value > 0:
+            return int(value * 1000)
+    return 0
+
+
+def _outcome(
+    job: Leased, kind: OutcomeKind, exc: BaseException, started: int, wait_ms: int, delay: int = 0
+) -> Outcome:
+    trace = "".join(tb_module.format_exception(exc))[-MAX_TRACEBACK_CHARS:]
+    return Outcome(
+        job.id, job.token, kind, _describe(exc), trace, now_ms() - started, wait_ms, delay
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+
+
+def _encode_result(result: Any) -> str:
+    if result is None:
+        return ""
+    try:
+        return json.dumps(result, separators=(",", ":"), default=str)[:65536]
+    except (TypeError, ValueError):
+        return json.dumps(repr(result)[:65536])

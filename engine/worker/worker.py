@@ -1,0 +1,377 @@
+"""The async worker: leases jobs from one queue and runs their handlers.
+
+One loop does all Redis traffic for the worker's jobs: each round trip sends the finished
+jobs' outcomes, pending progress/log updates and, when slots are free, a fetch for as
+many jobs as there are free slots. So at steady state a job costs well under one round
+trip of its own. An idle worker blocks on the queue's wake-up list; it never sleeps and
+polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine.errors import RedisUnavailableError
+from engine.logs import queue_logger
+from engine.queue.queue import Queue, now_ms
+from engine.worker import leases
+from engine.worker.context import JobContext
+from engine.worker.execution import run_job
+from engine.worker.leases import Leased, Outcome
+from engine.worker.registry import Registry
+
+REDIS_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    OSError,
+    RedisUnavailableError,
+)
+"""Errors that mean "Redis is unreachable right now": back off and try again."""
+
+MAX_BACKOFF_S = 2.5
+"""Longest wait between reconnection attempts while Redis is unreachable."""
+
+MAX_BLOCK_S = 5.0
+"""Longest an idle worker blocks in one call; keeps the blocking socket under its timeout."""
+
+
+def make_worker_id(queue: str) -> str:
+    """A worker id that says where the worker runs: ``host:pid:queue:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{queue}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class _Update:
+    job_id: str
+    token: str
+    kind: str
+    value: str
+
+
+@dataclass
+class WorkerStats:
+    """Counters of one worker since it started."""
+
+    completed: int = 0
+    failed: int = 0
+    retried: int = 0
+    lease_lost: int = 0
+    released: int = 0
+    round_trips: int = 0
+    started_ms: int = field(default_factory=now_ms)
+
+
+class Worker:
+    """Runs the jobs of one queue with bounded concurrency.
+
+    Args:
+        queue: the queue to work.
+        registry: handlers by job name.
+        concurrency: jobs run at once.
+        worker_id: the id recorded on leased jobs; generated when omitted.
+        grace_s: on stop, how long running jobs may finish before they are given back to
+            the head of the queue.
+    """
+
+    def __init__(
+        self,
+        queue: Queue,
+        registry: Registry,
+        *,
+        concurrency: int = 10,
+        worker_id: str | None = None,
+        grace_s: float = 25.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.queue = queue
+        self.registry = registry
+        self.concurrency = concurrency
+        self.worker_id = worker_id or make_worker_id(queue.name)
+        self.grace_s = grace_s
+        self.stats = WorkerStats()
+        self.log = queue_logger(queue.name)
+        self._running: dict[str, tuple[asyncio.Task[Outcome | None], JobContext]] = {}
+        self._outbox: list[Outcome] = []
+        self._updates: list[_Update] = []
+        self._wake = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._stopping = False
+        self._blocker: asyncio.Task[Any] | None = None
+        self._alone: str | None = None
+        """Id of a quarantined job running by itself (nothing else is fetched meanwhile)."""
+        self._held = False
+        """A quarantined job waits at the head of the queue for this worker to be idle."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._backoff_s = 0.0
+
+    @property
+    def in_flight(self) -> list[str]:
+        """Ids of the jobs running now."""
+        return list(self._running)
+
+    def stop(self, *, fast: bool = False) -> None:
+        """Ask the worker to stop: no new fetches; running jobs get the grace period to
+        finish (none with ``fast``), then the rest go back to the head of the queue."""
+        self._stopping = True
+        if fast:
+            self._hurry.set()
+        self._wake.set()
+
+    async def run(self, *, burst: bool = False) -> None:
+        """Work until ``stop()`` is called (or, with ``burst``, until the queue is empty)."""
+        self._loop = asyncio.get_running_loop()
+        renewer = asyncio.create_task(self._renew_loop(), name=f"renew:{self.worker_id}")
+        try:
+            while not self._stopping:
+                if await self._step(burst):
+                    break
+        finally:
+            await self._shutdown(renewer)
+
+    async def _step(self, burst: bool) -> bool:
+        """One loop turn. Returns True when a burst run is done."""
+        self._wake.clear()
+        try:
+            result = await self._exchange()
+        except REDIS_ERRORS as exc:
+            await self._redis_down(exc)
+            return False
+        self._backoff_s = 0.0
+        if result is not None and result.jobs:
+            for job in result.jobs:
+                self._start(job)
+            return False
+        if burst and not self._running and not self._outbox and await self._queue_empty():
+            return True
+        await self._idle(result)
+        return False
+
+    def _free_slots(self) -> int:
+        """Jobs to fetch now: none while stopping or while a quarantined job runs alone, and
+        none while one waits for this worker to drain."""
+        if self._stopping or self._alone is not None or (self._held and self._running):
+            return 0
+        return self.concurrency - len(self._running)
+
+    async def _exchange(self) -> leases.FetchResult | None:
+        """Send outcomes and updates, and fetch for free slots, in one round trip."""
+        free = self._free_slots()
+        if not self._outbox and not self._updates and free == 0:
+            return None
+        # Take what is pending now; jobs finishing during the round trip go to fresh lists.
+        outcomes, self._outbox = self._outbox, []
+        updates, self._updates = self._updates, []
+        try:
+            replies = await self._send(outcomes, updates, free)
+        except BaseException:
+            self._outbox[:0], self._updates[:0] = outcomes, updates
+            raise
+        if outcomes:
+            self._count_rejected(replies[len(updates)])
+        if free == 0:
+            return None
+        result = leases.parse_fetch(replies[-1])
+        self._held = result.held
+        return result
+
+    async def _send(self, outcomes: list[Outcome], updates: list[_Update], free: int) -> Any:
+        now = now_ms()
+        calls = [
+            leases.update_call(self.queue, u.job_id, u.token, u.kind, u.value) for u in updates
+        ]
+        if outcomes:
+            calls.append(leases.finish_call(self.queue, now, outcomes))
+        if free > 0:
+            calls.append(
+                leases.fetch_call(self.queue, now, free, self.worker_id, alone_ok=not self._running)
+            )
+        replies = await self.queue.scripts.run(calls)
+        self.stats.round_trips += 1
+        return replies
+
+    def _count_rejected(self, rejected: list[bytes]) -> None:
+        for job_id in rejected:
+            self.stats.lease_lost += 1
+            self.log.warning(
+                "job %s: outcome rejected, the lease was lost (job was reclaimed)", job_id.decode()
+            )
+
+    async def _idle(self, result: leases.FetchResult | None) -> None:
+        """Wait until a job finishes, work arrives, a delayed job is due, or stop."""
+        if self._stopping:
+            return
+        if result is None or len(self._running) >= self.concurrency:
+            await self._wake.wait()
+            return
+        timeout = MAX_BLOCK_S
+        if result.next_due_ms is not None:
+            timeout = min(timeout, max(0.01, (result.next_due_ms - now_ms()) / 1000))
+        if self._blocker is None:
+            self._blocker = asyncio.create_task(self._block(timeout))
+        waker = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait({self._blocker, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+        if self._blocker.done():
+            blocker, self._blocker = self._blocker, None
+            if not blocker.cancelled() and blocker.exception() is not None:
+                await self._redis_down(blocker.exception())  # type: ignore[arg-type]
+
+    async def _block(self, timeout: float) -> Any:
+        """BLPOP the queue's wake-up list (fractional seconds need Redis 6+)."""
+        redis: Any = self.queue.redis  # redis-py's execute_command is untyped
+        return await redis.execute_command("BLPOP", self.queue.keys.notify, f"{timeout:.3f}")
+
+    async def _queue_empty(self) -> bool:
+        # Active jobs of other workers count: if their worker died, the reaper gives them
+        # back and this burst run should take them.
+        counts = await self.queue.counts()
+        return counts.waiting == 0 and counts.delayed == 0 and counts.active == 0
+
+    async def _redis_down(self, exc: BaseException) -> None:
+        # Capped well under 5 s so work resumes within 5 s of Redis coming back.
+        self._backoff_s = min(MAX_BACKOFF_S, max(0.5, self._backoff_s * 2))
+        self.log.error(
+            "worker %s: Redis unavailable (%s); retrying in %.1fs",
+            self.worker_id,
+            type(exc).__name__,
+            self._backoff_s,
+        )
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._backoff_s)
+
+    # ------------------------------------------------------------- jobs
+
+    def _start(self, job: Leased) -> None:
+        if job.stalls > 0:
+            # Its last worker died while running it: it may be what killed it. Run it alone
+            # so that, if it kills this process too, no innocent job is reclaimed with it.
+            self._alone = job.id
+            self.log.warning(
+                "job %s was reclaimed after %d stall(s); running it alone", job.id, job.stalls
+            )
+        ctx = JobContext(
+            job.id,
+            job.name,
+            None,
+            self.queue.name,
+            job.attempts_made,
+            job.stalls,
+            job.token,
+            self._report,
+        )
+        task = asyncio.create_task(self._run(job, ctx), name=f"job:{self.queue.name}:{job.id}")
+        self._running[job.id] = (task, ctx)
+
+    async def _run(self, job: Leased, ctx: JobContext) -> Outcome | None:
+        try:
+            outcome = await run_job(self.queue, self.registry, job, ctx)
+        except asyncio.CancelledError:
+            return None  # forced stop: the lease is released by _shutdown
+        self._count(outcome)
+        self._outbox.append(outcome)
+        self._running.pop(job.id, None)
+        if self._alone == job.id:
+            self._alone = None
+        self._wake.set()
+        return outcome
+
+    def _count(self, outcome: Outcome) -> None:
+        if outcome.kind in ("c", "C"):
+            self.stats.completed += 1
+        elif outcome.kind == "r":
+            self.stats.retried += 1
+        else:
+            self.stats.failed += 1
+
+    def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
+        """Queue a progress/log write; safe to call from handler threads."""
+        loop = self._loop
+        if loop is None:
+            return
+        loop.call_soon_threadsafe(self._add_update, _Update(job_id, token, kind, value))
+
+    def _add_update(self, update: _Update) -> None:
+        self._updates.append(update)
+        self._wake.set()
+
+    # ------------------------------------------------------------- leases
+
+    async def _renew_loop(self) -> None:
+        interval = self.queue.options.lease_ms / 3000
+        while True:
+            await asyncio.sleep(interval)
+            held = [(job_id, ctx.token) for job_id, (_, ctx) in self._running.items()]
+            try:
+                lost = await leases.renew(self.queue, now_ms(), held)
+            except REDIS_ERRORS as exc:
+                self.log.warning(
+                    "worker %s: lease renewal failed (%s)", self.worker_id, type(exc).__name__
+                )
+                continue
+            for job_id in lost:
+                entry = self._running.get(job_id)
+                if entry is not None and not entry[1].lease_lost:
+                    entry[1].lease_lost = True
+                    self.log.warning("job %s: lease lost; its outcome will be discarded", job_id)
+
+    async def _shutdown(self, renewer: asyncio.Task[None]) -> None:
+        """Let running jobs finish within the grace period; give the rest back."""
+        self._stopping = True
+        if self._blocker is not None:
+            self._blocker.cancel()
+            # Cancelling a blocked BLPOP normally ends it at once, but it has been seen to
+            # run out its (≤ 5 s) timeout instead; never let that hold up a stop. A leftover
+            # blocker ends when its timeout passes or its client is closed.
+            await asyncio.wait({self._blocker}, timeout=0.25)
+        tasks = [task for task, _ in self._running.values()]
+        if tasks:
+            await self._wait_grace(tasks)
+        leftover = [(job_id, ctx.token) for job_id, (_, ctx) in self._running.items()]
+        for task, _ in self._running.values():
+            task.cancel()
+        await asyncio.gather(*(t for t, _ in self._running.values()), return_exceptions=True)
+        await self._flush_final(leftover)
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _wait_grace(self, tasks: list[asyncio.Task[Outcome | None]]) -> None:
+        """Wait for ``tasks`` up to the grace period, or until a fast stop is asked."""
+        all_done = asyncio.ensure_future(asyncio.wait(tasks))
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        await asyncio.wait(
+            {all_done, hurry}, timeout=self.grace_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        all_done.cancel()
+        hurry.cancel()
+
+    async def _flush_final(self, leftover: list[tuple[str, str]]) -> None:
+        try:
+            await self._exchange()
+            if leftover:
+                self.stats.released += await leases.release(self.queue, leftover)
+                self.log.info(
+                    "worker %s: gave %d unfinished job(s) back to the queue",
+                    self.worker_id,
+                    len(leftover),
+                )
+        except REDIS_ERRORS as exc:
+            # The leases expire and the reaper requeues these jobs: nothing is lost.
+            self.log.error(
+                "worker %s: could not flush on stop (%s); the reaper will recover %d job(s)",
+                self.worker_id,
+                type(exc).__name__,
+                len(leftover),
+            )

@@ -1,0 +1,5 @@
+"""``python -m justo.cli``."""
+
+from justo.cli import main
+
+main()
