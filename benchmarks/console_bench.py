@@ -79,11 +79,11 @@ from console.app import JustoConsole
 from console.source import RedisSource
 from console.widgets import QueueTable
 from engine.queue.queue import JobSpec, Queue
-from engine.runtime.config import JUSTO_QUEUES
 from engine.runtime.connection import make_client
 from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from engine.runtime.settings import Settings
 from engine.runtime.stats import EngineSnapshot
+from justo import catalog
 
 SIZE = (130, 42)
 """Terminal size of every console run (columns, rows)."""
@@ -133,7 +133,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 def settings_for(prefix: str, data_dir: Path) -> Settings:
     """The five JustoAI queues under ``prefix``, no recurring jobs."""
-    return Settings(queues=JUSTO_QUEUES, recurring=(), prefix=prefix, data_dir=data_dir)
+    return Settings(queues=catalog.QUEUES, recurring=(), prefix=prefix, data_dir=data_dir)
 
 
 @dataclass(frozen=True)
@@ -633,7 +633,7 @@ def measure_idle_cpu(
         "console_rss_mb": round(rss / 2**20, 1),
         "redis_cpu_percent": round(100 * (r1 - r0) / wall, 2),
         "tmux_server_cpu_percent": round(100 * (t1 - t0) / wall, 2),
-        "refreshes_seen_by_redis": evalsha // len(JUSTO_QUEUES),
+        "refreshes_seen_by_redis": evalsha // len(catalog.QUEUES),
         "console_alive": alive,
         "process": cmdline,
         "screen_row": row,
@@ -796,8 +796,8 @@ def parse(argv: list[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if args.small_jobs < 0 or args.jobs < args.small_jobs:
         parser.error("need 0 <= --small-jobs <= --jobs")
-    if args.queue not in {q.name for q in JUSTO_QUEUES}:
-        parser.error(f"--queue must be one of {', '.join(q.name for q in JUSTO_QUEUES)}")
+    if args.queue not in {q.name for q in catalog.QUEUES}:
+        parser.error(f"--queue must be one of {', '.join(q.name for q in catalog.QUEUES)}")
     if args.refreshes < 1 or args.presses < 1 or args.cpu_s <= 0 or args.settle_s < 0:
         parser.error("--refreshes and --presses must be >= 1, --cpu-s > 0, --settle-s >= 0")
     opts = Options(

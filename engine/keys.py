@@ -126,3 +126,38 @@ class QueueKeys:
     def meta(self) -> str:
         """Hash of queue-level settings written by workers (for readers such as the console)."""
         return self.key("meta")
+
+
+# Keys that belong to no queue. Each names one key, so a Redis Cluster client routes it
+# to one slot; none is used together with another in one command or script.
+
+
+def supervisors_key(prefix: str) -> str:
+    """Hash of supervisor id → heartbeat JSON; ``beat`` is Redis ``TIME``, so readers on
+    other machines judge liveness by the same clock."""
+    return f"{prefix}:supervisors"
+
+
+def log_stream_key(prefix: str) -> str:
+    """The capped stream of supervisor log lines the console tails."""
+    return f"{prefix}:logs"
+
+
+def schedule_key(prefix: str, name: str) -> str:
+    """The hash recording one recurring job's state."""
+    return f"{prefix}:cron:{name}"
+
+
+def schedules_key(prefix: str) -> str:
+    """The set of recurring job names."""
+    return f"{prefix}:crons"
+
+
+def run_id_key(prefix: str) -> str:
+    """The last Redis ``run_id`` seen, to notice a Redis restart."""
+    return f"{prefix}:redis-run-id"
+
+
+def rate_limit_key(name: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The sorted set of rate limiter ``name`` (``rate_limit.lua``), under its own hash tag."""
+    return f"{prefix}:{{ratelimit:{name}}}"

@@ -30,7 +30,7 @@ FAILURE_RATE = 0.07
 """Share of demo tries that fail on purpose (most succeed on retry)."""
 
 
-def register_demo_handlers(registry: Registry, rng: random.Random | None = None) -> None:
+def register(registry: Registry, rng: random.Random | None = None) -> None:
     """Register a handler for every demo job name."""
     rng = rng or random.Random()
     for name, shortest, longest in DEMO_JOBS.values():

@@ -23,7 +23,7 @@ from console.source import RedisSource
 from engine import JobSpec, Queue
 from engine.runtime.connection import make_client
 from engine.runtime.embedded import EmbeddedRedis, find_redis_server
-from engine.runtime.settings import load_settings
+from justo.catalog import load as load_settings
 from tests.conftest import eventually
 from tests.supervisor_helpers import ROOT, cli_env, run_cli, write_config
 

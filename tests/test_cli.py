@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from engine import JobSpec, Queue
 from engine.errors import ConfigError
 from engine.logs import redact
-from engine.runtime.settings import load_settings
+from justo.catalog import load as load_settings
 from tests.conftest import eventually
 from tests.supervisor_helpers import ROOT, cli_env, run_cli, write_config
 

@@ -9,8 +9,9 @@ import pytest
 from redis.asyncio import Redis
 
 from engine.errors import ConfigError
-from engine.runtime.cron import JUSTO_RECURRING, CronJob
+from engine.runtime.cron import CronJob
 from engine.runtime.scheduler import CronScheduler, read_schedules
+from justo import catalog
 from tests.conftest import QueueFactory
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -53,7 +54,7 @@ def scheduler(
 
 
 def test_ticks_follow_the_time_zone() -> None:
-    weekly = next(j for j in JUSTO_RECURRING if j.name == "weekly-reports")
+    weekly = next(j for j in catalog.RECURRING if j.name == "weekly-reports")
     # Sunday 2026-11-29 23:00 in São Paulo is 02:00 UTC on Monday.
     assert weekly.next_tick(at("2026-11-29T12:00:00"), SP) == at("2026-11-29T23:00:00")
     assert EVERY_MINUTE.prev_tick(at("2026-11-29T10:00:00"), SP) == at("2026-11-29T10:00:00")

@@ -1,9 +1,6 @@
-"""The JustoAI queues and their defaults, from the original system.
+"""A queue as the supervisor runs it, and where local state and keys live.
 
-``docs/BACKGROUND_JOBS.md`` of JustoAI V2: attempts 3, exponential backoff from 2 s, keep
-the last 100 completed and 50 failed jobs; notifications get 5 attempts and high priority.
-Concurrency per queue as the original's workers: sync 5, reports 3, cache-cleanup 1,
-document-processing 2, notifications 10.
+The queues themselves are the application's: it passes them to ``load_settings``.
 """
 
 from __future__ import annotations
@@ -23,16 +20,6 @@ class QueueConfig:
     name: str
     concurrency: int
     options: QueueOptions = field(default_factory=QueueOptions)
-
-
-JUSTO_QUEUES: tuple[QueueConfig, ...] = (
-    QueueConfig("sync", 5, QueueOptions(timeout_s=1800)),
-    QueueConfig("reports", 3, QueueOptions(timeout_s=1800)),
-    QueueConfig("cache-cleanup", 1, QueueOptions(timeout_s=600)),
-    QueueConfig("document-processing", 2, QueueOptions(timeout_s=900)),
-    QueueConfig("notifications", 10, QueueOptions(attempts=5, priority=1, timeout_s=60)),
-)
-"""The five JustoAI queues with the original's defaults."""
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -23,6 +23,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.errors import RedisUnavailableError, UnsafeRedisError
+from engine.keys import run_id_key
 from engine.runtime.embedded import EmbeddedRedis
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,6 @@ SOCKET_TIMEOUT_S = 10.0
 
 CONNECT_TIMEOUT_S = 5.0
 """Timeout for opening a connection."""
-
-RUN_ID_KEY = "redis-run-id"
-"""Key (under the prefix) holding the run_id of the Redis server seen last."""
 
 
 def redis_url_from_env(env: Mapping[str, str]) -> str | None:
@@ -110,7 +108,7 @@ async def check_redis(redis: Redis, *, prefix: str, allow_eviction: bool = False
         info = await redis.info("server")
         policy, appendonly = await _config(redis)
         run_id = str(info.get("run_id", ""))
-        previous = await redis.getset(f"{prefix}:{RUN_ID_KEY}", run_id)
+        previous = await redis.getset(run_id_key(prefix), run_id)
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
         raise RedisUnavailableError(f"cannot reach Redis: {exc}") from exc
     if policy not in ("noeviction", "unknown"):

@@ -71,30 +71,3 @@ class CronJob:
     def job_id(self, tick: float) -> str:
         """The deterministic id of the job for one tick."""
         return f"cron:{self.name}:{int(tick)}"
-
-
-JUSTO_RECURRING: tuple[CronJob, ...] = (
-    CronJob("sync-apis", "sync", "full-sync", "0 */6 * * *", {"type": "full-sync"}),
-    CronJob(
-        "weekly-reports",
-        "reports",
-        "generate-scheduled-reports",
-        "0 23 * * 0",
-        {"type": "weekly-reports"},
-    ),
-    CronJob(
-        "cache-cleanup",
-        "cache-cleanup",
-        "cleanup-expired-cache",
-        "0 2 * * *",
-        {"type": "daily-cleanup"},
-    ),
-    CronJob(
-        "ai-cache-cleanup",
-        "cache-cleanup",
-        "cleanup-ai-cache",
-        "0 3 * * *",
-        {"type": "ai-cache-cleanup"},
-    ),
-)
-"""The original's four recurring jobs (``lib/queues.ts``), in America/Sao_Paulo time."""

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
+from engine.keys import schedule_key, schedules_key
 from engine.queue.queue import JobSpec, Queue
 from engine.runtime.cron import CronJob
 from engine.worker.worker import REDIS_ERRORS
@@ -51,16 +52,6 @@ class ScheduleStatus:
     last_outcome: str
     """``enqueued`` or ``missed`` (empty before the first tick)."""
     missed: int
-
-
-def schedule_key(prefix: str, name: str) -> str:
-    """The hash recording one schedule's state."""
-    return f"{prefix}:cron:{name}"
-
-
-def schedules_key(prefix: str) -> str:
-    """The set of schedule names."""
-    return f"{prefix}:crons"
 
 
 class CronScheduler:

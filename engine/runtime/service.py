@@ -1,7 +1,9 @@
-"""Starting the whole system from settings: connect, check Redis, load handlers, run.
+"""Starting a supervisor from settings: check Redis, load scripts and handlers, run, stop.
 
-Shared by ``justo-console --headless`` and (later) the console, which runs the same
-supervisor in its own process.
+The application builds the registry (its own handlers first); ``build_supervisor`` then
+adds the operators' ``--import`` modules, which may replace a built-in handler. Shared by
+``--headless``, the daemon and the console, which runs the same supervisor in its own
+process.
 """
 
 from __future__ import annotations
@@ -11,19 +13,20 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.keys import log_stream_key
 from engine.logs import LogStreamSink, secret_values
 from engine.runtime.connection import check_redis
 from engine.runtime.handlers import load_modules
 from engine.runtime.settings import Settings
-from engine.runtime.supervisor import Supervisor, log_stream_key
+from engine.runtime.supervisor import Supervisor
 from engine.scripts import Scripts
 from engine.worker.registry import Registry
-from justo.jobs.wiring import JustoJobs, setup_justo_jobs
 
 log = logging.getLogger("justo")
 
@@ -38,45 +41,32 @@ def validate_modules(settings: Settings) -> None:
     load_modules(Registry(), settings.imports)
 
 
-async def build_registry(
-    redis: Redis, settings: Settings, env: Mapping[str, str], *, demo: bool
-) -> tuple[Registry, JustoJobs]:
-    """The handlers: demo jobs (if asked), the JustoAI jobs, then operators' modules (which
-    may replace a built-in handler). Returns what the JustoAI jobs hold open."""
-    registry = Registry()
-    if demo:
-        from justo.demo import register_demo_handlers
-
-        register_demo_handlers(registry)
-    jobs = await setup_justo_jobs(registry, redis, settings, env, demo=demo)
-    added = load_modules(registry, settings.imports)
-    if added:
-        log.info("loaded handlers: %s", ", ".join(added))
-    return registry, jobs
-
-
-async def start_supervisor(
-    redis: Redis,
-    settings: Settings,
-    env: Mapping[str, str],
-    *,
-    demo: bool,
-    allow_eviction: bool = False,
-) -> tuple[Supervisor, JustoJobs]:
-    """Check Redis, load the scripts, build the handlers and a supervisor (not yet
-    running). Close the returned ``JustoJobs`` when the supervisor has stopped.
+async def prepare_redis(redis: Redis, settings: Settings, *, allow_eviction: bool = False) -> None:
+    """Check that Redis is reachable and safe, and load the engine's scripts.
 
     Raises:
         UnsafeRedisError: Redis may evict keys and that was not allowed.
         RedisUnavailableError: Redis cannot be reached.
-        SchemaOutdatedError: the configured database needs ``justo-console db upgrade``.
     """
     await check_redis(redis, prefix=settings.prefix, allow_eviction=allow_eviction)
     await Scripts(redis).load()
-    registry, jobs = await build_registry(redis, settings, env, demo=demo)
+
+
+def build_supervisor(
+    redis: Redis, settings: Settings, registry: Registry, env: Mapping[str, str]
+) -> Supervisor:
+    """A supervisor (not yet running) for ``registry`` plus the operators' modules, with
+    its log lines streamed to Redis (secrets from ``env`` masked).
+
+    Raises:
+        ConfigError: an operator's module cannot be imported or registers nothing.
+    """
+    added = load_modules(registry, settings.imports)
+    if added:
+        log.info("loaded handlers: %s", ", ".join(added))
     sink = LogStreamSink(log_stream_key(settings.prefix), secrets=secret_values(env))
     logging.getLogger().addHandler(sink)
-    supervisor = Supervisor(
+    return Supervisor(
         redis,
         settings.queues,
         registry,
@@ -86,7 +76,6 @@ async def start_supervisor(
         scheduler_options={"zone": settings.zone, "misfire_grace_s": settings.misfire_grace_s},
         log_sink=sink,
     )
-    return supervisor, jobs
 
 
 def install_signals(supervisor: Supervisor) -> None:
@@ -111,32 +100,23 @@ def install_signals(supervisor: Supervisor) -> None:
 
 async def run_until_stopped(
     supervisor: Supervisor,
-    jobs: JustoJobs,
     *,
-    demo: bool,
+    companions: Sequence[Coroutine[Any, Any, None]] = (),
     on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Run the supervisor (and the demo feed) until it is asked to stop, then close what
-    the jobs hold."""
-    producer = None
-    if demo:
-        from justo.demo import produce
-
-        log.info("demo feed on: enqueuing labelled demo-* jobs (use --no-demo to turn it off)")
-        producer = asyncio.create_task(
-            produce(supervisor.queues, sync_workspace_id=jobs.demo_workspace_id),
-            name="demo-producer",
-        )
+    """Run the supervisor until it is asked to stop, with ``companions`` (e.g. a producer)
+    running beside it and cancelled when it stops."""
+    tasks = [asyncio.create_task(c) for c in companions]
     if on_started is not None:
         on_started()
     try:
         await supervisor.run()
     finally:
-        if producer is not None:
-            producer.cancel()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await producer
-        await jobs.aclose()
+                await task
 
 
 def write_pidfile(path: Path) -> Callable[[], None]:

@@ -7,7 +7,7 @@ The file is ``--config PATH``, else ``JUSTO_CONFIG``, else ``./justo.toml`` when
     misfire_grace_seconds = 60
     import = ["my_company.jobs"]          # handler modules
 
-    [queues.sync]                          # override a built-in queue ...
+    [queues.mail]                          # override a default queue ...
     concurrency = 8
     [queues.exports]                       # ... or add a new one
     concurrency = 2
@@ -42,8 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import ConfigError
 from engine.options import Backoff
-from engine.runtime.config import JUSTO_QUEUES, QueueConfig, data_dir, key_prefix
-from engine.runtime.cron import JUSTO_RECURRING, CronJob
+from engine.runtime.config import QueueConfig, data_dir, key_prefix
+from engine.runtime.cron import CronJob
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 """Time zone of cron expressions unless configured."""
@@ -67,8 +67,8 @@ QUEUE_KEYS = {
 class Settings:
     """Everything the supervisor needs to know, resolved once at start."""
 
-    queues: tuple[QueueConfig, ...] = JUSTO_QUEUES
-    recurring: tuple[CronJob, ...] = JUSTO_RECURRING
+    queues: tuple[QueueConfig, ...] = ()
+    recurring: tuple[CronJob, ...] = ()
     timezone: str = DEFAULT_TIMEZONE
     prefix: str = "justo"
     data_dir: Path = field(default_factory=data_dir)
@@ -100,21 +100,25 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     config_path: Path | None = None,
     extra_imports: tuple[str, ...] = (),
+    *,
+    queues: tuple[QueueConfig, ...] = (),
+    recurring: tuple[CronJob, ...] = (),
 ) -> Settings:
-    """Defaults, then the TOML file, then the environment.
+    """The application's defaults (``queues``, ``recurring``), then the TOML file, then the
+    environment.
 
     Raises:
         ConfigError: the file cannot be read or holds an invalid value.
     """
     env = os.environ if env is None else env
     raw = _read_file(_config_path(env, config_path))
-    queues = _queues(raw.get("queues", {}), env)
+    queues = _queues(queues, raw.get("queues", {}), env)
     timezone = env.get("JUSTO_TIMEZONE") or str(raw.get("timezone", DEFAULT_TIMEZONE))
     _check_zone(timezone)
     imports = tuple(raw.get("import", ())) + _csv(env.get("JUSTO_IMPORT", "")) + extra_imports
     settings = Settings(
         queues=queues,
-        recurring=_recurring(raw.get("recurring", []), queues),
+        recurring=_recurring(recurring, raw.get("recurring", []), queues),
         timezone=timezone,
         prefix=env.get("JUSTO_PREFIX") or str(raw.get("prefix", key_prefix(env))),
         data_dir=data_dir(env),
@@ -149,8 +153,10 @@ def _read_file(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
 
 
-def _queues(tables: dict[str, Any], env: Mapping[str, str]) -> tuple[QueueConfig, ...]:
-    merged = {c.name: c for c in JUSTO_QUEUES}
+def _queues(
+    defaults: tuple[QueueConfig, ...], tables: dict[str, Any], env: Mapping[str, str]
+) -> tuple[QueueConfig, ...]:
+    merged = {c.name: c for c in defaults}
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise ConfigError(f"[queues.{name}] must be a table")
@@ -192,8 +198,10 @@ def _apply(config: QueueConfig, table: dict[str, Any]) -> QueueConfig:
     return QueueConfig(config.name, concurrency, options)
 
 
-def _recurring(items: list[Any], queues: tuple[QueueConfig, ...]) -> tuple[CronJob, ...]:
-    jobs = {job.name: job for job in JUSTO_RECURRING}
+def _recurring(
+    defaults: tuple[CronJob, ...], items: list[Any], queues: tuple[QueueConfig, ...]
+) -> tuple[CronJob, ...]:
+    jobs = {job.name: job for job in defaults}
     for item in items:
         if not isinstance(item, dict):
             raise ConfigError("each [[recurring]] entry must be a table")

@@ -15,14 +15,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from engine.keys import log_stream_key, supervisors_key
 from engine.logs import read_log_stream
 from engine.queue.queue import Queue, QueueCounts, counts_from_reply
 from engine.runtime.metrics import QueueMetrics, aggregate
 from engine.runtime.supervisor import (
     SupervisorInfo,
     live_supervisors,
-    log_stream_key,
-    supervisors_key,
 )
 from engine.scripts import Scripts, sha
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.keys import supervisors_key
 from engine.logs import LogStreamSink
 from engine.queue.queue import Queue
 from engine.runtime.config import QueueConfig
@@ -44,17 +45,6 @@ FORGET_S = 3600.0
 
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Waits before restarting a worker that crashed, growing with consecutive crashes."""
-
-
-def supervisors_key(prefix: str) -> str:
-    """Hash of supervisor id → heartbeat JSON; ``beat`` is Redis ``TIME``, so readers on
-    other machines judge liveness by the same clock."""
-    return f"{prefix}:supervisors"
-
-
-def log_stream_key(prefix: str) -> str:
-    """The capped stream of supervisor log lines the console tails."""
-    return f"{prefix}:logs"
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,13 @@ Two shapes, as the original's route:
 * ``{"type": "sync-manual"|"generate-report"|"process-document"|"send-notification",
   "data": {...}, "options"?: {"priority", "delay", "attempts", "jobId"}}``
 
-Job types map to the ``justo.producers`` helpers: same queue, job name, data shape,
-priority and attempts; ``options`` override priority and attempts and add a delay (in
-milliseconds, as Bull) and a client-chosen job id.
+Job types are ``justo.catalog.JOB_TYPES``, the ones the ``justo.producers`` helpers use:
+same queue, job name, data shape, priority and attempts; ``options`` override priority and
+attempts and add a delay (in milliseconds, as Bull) and a client-chosen job id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from engine.options import MAX_PRIORITY
 from engine.queue.queue import encode_data
 from engine.runtime.settings import Settings
 from justo.api.errors import TooLargeError, UnprocessableError
+from justo.catalog import JOB_TYPES
 
 ACTIONS = ("pause", "resume", "retry-failed", "setup-recurring")
 """Control actions of ``POST``."""
@@ -39,18 +39,6 @@ MAX_JOB_ID = 256
 """Longest client-chosen job id (as ``Queue.add``)."""
 
 OPTION_KEYS = frozenset({"priority", "delay", "attempts", "jobId"})
-
-
-@dataclass(frozen=True)
-class JobType:
-    """How one API job type is enqueued (the matching ``justo.producers`` helper)."""
-
-    queue: str
-    job: str
-    priority: int
-    attempts: int
-    build: Callable[[dict[str, Any]], Any]
-    """Validated API ``data`` → the job's data, as the producer stores it."""
 
 
 @dataclass(frozen=True)
@@ -73,48 +61,6 @@ class JobCommand:
     attempts: int
     delay_s: float
     job_id: str | None
-
-
-def _required_text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise UnprocessableError(f"data.{key} is required (a non-empty string)")
-    return value
-
-
-def _sync_data(data: dict[str, Any]) -> dict[str, Any]:
-    workspace = _required_text(data, "workspaceId")
-    force = data.get("forceUpdate", False)
-    if not isinstance(force, bool):
-        raise UnprocessableError("data.forceUpdate must be a boolean")
-    extra = {k: v for k, v in data.items() if k not in ("workspaceId", "forceUpdate", "type")}
-    return {"workspaceId": workspace, "type": "manual-sync", "forceUpdate": force, **extra}
-
-
-def _report_data(data: dict[str, Any]) -> dict[str, Any]:
-    return {**data, "scheduleId": _required_text(data, "scheduleId")}
-
-
-def _document_data(data: dict[str, Any]) -> dict[str, Any]:
-    document = _required_text(data, "documentId")
-    analysis = data.get("analysisType", "complete")
-    if not isinstance(analysis, str) or not analysis:
-        raise UnprocessableError("data.analysisType must be a non-empty string")
-    return {"documentId": document, "type": "pdf-analysis", "analysisType": analysis}
-
-
-def _notification_data(data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": _required_text(data, "type"), "data": data.get("data")}
-
-
-JOB_TYPES: dict[str, JobType] = {
-    "sync-manual": JobType("sync", "manual-sync", 5, 2, _sync_data),
-    "generate-report": JobType("reports", "generate-report", 3, 2, _report_data),
-    "process-document": JobType("document-processing", "process-document", 7, 3, _document_data),
-    "send-notification": JobType("notifications", "send-notification", 1, 5, _notification_data),
-}
-"""API job types, with the defaults of ``add_sync_job``, ``add_report_job``,
-``add_document_processing_job`` and ``add_notification_job``."""
 
 
 def parse_command(body: Any, settings: Settings) -> ControlCommand | JobCommand:
@@ -177,7 +123,10 @@ def _job(body: dict[str, Any], settings: Settings) -> JobCommand:
         config = settings.queue(spec.queue)
     except ConfigError as exc:
         raise UnprocessableError(str(exc)) from exc
-    job_data = spec.build(data)
+    try:
+        job_data = spec.build(data)
+    except InvalidJobError as exc:
+        raise UnprocessableError(str(exc)) from exc
     _check_size(job_data, config.options.max_payload)
     options = body.get("options", {})
     if not isinstance(options, dict):

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.options import MAX_PRIORITY
-from justo.api.commands import ACTIONS, JOB_TYPES, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_JOB_ID
+from justo.api.commands import ACTIONS, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_JOB_ID
+from justo.catalog import JOB_TYPES
 
 GET_ACTIONS = ("stats", "health-check", "detailed-stats")
 """Values of ``GET /api/admin/workers?action=``."""

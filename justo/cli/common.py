@@ -21,8 +21,9 @@ from engine.errors import ConfigError, EngineError, RedisUnavailableError
 from engine.queue.queue import Queue
 from engine.runtime.connection import localhost_redis_answers, make_client, redis_url_from_env
 from engine.runtime.embedded import EmbeddedRedis, socket_answers
-from engine.runtime.settings import Settings, load_settings
+from engine.runtime.settings import Settings
 from engine.units import parse_duration as parse_seconds
+from justo import catalog
 
 T = TypeVar("T")
 
@@ -56,7 +57,7 @@ class CliState:
     def settings(self) -> Settings:
         """Resolved settings; exits 2 on a configuration error."""
         try:
-            return load_settings(self.env(), self.config, self.imports)
+            return catalog.load(self.env(), self.config, self.imports)
         except ConfigError as exc:
             fail(str(exc))
 

@@ -13,10 +13,11 @@ from console.source import RedisSource
 from engine.errors import ConfigError, EngineError
 from engine.logs import setup_logging
 from engine.runtime.connection import RedisRuntime, check_redis, make_client, redact_url
-from engine.runtime.service import run_until_stopped, start_supervisor, validate_modules
+from engine.runtime.service import validate_modules
 from engine.runtime.settings import Settings
 from engine.runtime.supervisor import Supervisor
 from justo.jobs.wiring import open_database
+from justo.service import run_until_stopped_and_close, start_supervisor
 
 log = logging.getLogger("justo")
 
@@ -50,7 +51,7 @@ class InProcessSupervisor:
             )
             if self._stop_asked is not None:
                 self.supervisor.request_stop(fast=self._stop_asked)
-            await run_until_stopped(self.supervisor, jobs, demo=self.demo)
+            await run_until_stopped_and_close(self.supervisor, jobs, demo=self.demo)
         except EngineError as exc:
             log.error("supervisor could not start: %s", exc)
             raise

@@ -21,16 +21,11 @@ from rich.table import Table
 from engine.errors import ConfigError, EngineError, RedisUnavailableError
 from engine.logs import setup_logging, worker_log_path
 from engine.runtime.connection import RedisRuntime, make_client, redact_url
-from engine.runtime.service import (
-    install_signals,
-    run_until_stopped,
-    start_supervisor,
-    validate_modules,
-    write_pidfile,
-)
+from engine.runtime.service import install_signals, validate_modules, write_pidfile
 from engine.runtime.settings import Settings
 from engine.runtime.supervisor import SupervisorInfo, read_supervisors
 from justo.cli.common import CliState, err, fail, out, run_async, state
+from justo.service import run_until_stopped_and_close, start_supervisor
 
 log = logging.getLogger("justo")
 
@@ -143,7 +138,7 @@ async def _serve(
             api_task = asyncio.create_task(_serve_api(redis, settings, env, listen, stop_api))
         if pidfile is not None:
             remove_pid = write_pidfile(pidfile)
-        await run_until_stopped(supervisor, jobs, demo=demo)
+        await run_until_stopped_and_close(supervisor, jobs, demo=demo)
     finally:
         stop_api.set()
         if api_task is not None:

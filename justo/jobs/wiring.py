@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -27,7 +27,7 @@ from engine.errors import ConfigError
 from engine.queue.queue import Queue
 from engine.runtime.settings import Settings
 from engine.worker.context import JobContext
-from engine.worker.registry import Registry
+from engine.worker.registry import Handler, Registry
 from justo.db import check_schema, database_url, make_engine, session_factory, upgrade
 from justo.db.models import MonitoredProcess, MonitoringStatus, ProcessSource, Workspace
 from justo.jobs.cleanup import CLEANUP_JOBS, CleanupWorker
@@ -65,6 +65,17 @@ class JustoJobs:
     provider: LawsuitProvider | None
     stack: contextlib.AsyncExitStack
     demo_workspace_id: str | None = None
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def add(self, name: str, handler: Handler) -> None:
+        """Keep ``handler`` for job ``name`` (registered by ``register``)."""
+        self.handlers[name] = handler
+
+    def register(self, registry: Registry) -> None:
+        """Add every JustoAI handler to ``registry``: the seam an operator's ``--import``
+        module uses too."""
+        for name, handler in self.handlers.items():
+            registry.add(name, handler)
 
     async def aclose(self) -> None:
         """Close provider clients, the demo server and the database engine."""
@@ -88,10 +99,11 @@ def open_database(env: Mapping[str, str], settings: Settings) -> tuple[Engine, s
     return engine, url
 
 
-async def setup_justo_jobs(
-    registry: Registry, redis: Redis, settings: Settings, env: Mapping[str, str], *, demo: bool
+async def open_justo_jobs(
+    redis: Redis, settings: Settings, env: Mapping[str, str], *, demo: bool
 ) -> JustoJobs:
-    """Register the sync and cleanup handlers; returns what must be closed at the end."""
+    """Open the database, providers and clients and build every JustoAI handler; register
+    them with ``JustoJobs.register`` and close them with ``JustoJobs.aclose``."""
     engine, _ = await asyncio.to_thread(open_database, env, settings)
     sessions = session_factory(engine)
     stack = contextlib.AsyncExitStack()
@@ -121,10 +133,10 @@ async def setup_justo_jobs(
         else _no_provider
     )
     for name in SYNC_JOBS:
-        registry.add(name, sync_handler)
+        jobs.add(name, sync_handler)
     cleanup = CleanupWorker(redis, SqlCleanupStore(sessions), key_prefix=cache_prefix)
     for name in CLEANUP_JOBS:
-        registry.add(name, cleanup)
+        jobs.add(name, cleanup)
     notifications = Queue(
         redis,
         NOTIFICATION_QUEUE,
@@ -142,17 +154,17 @@ async def setup_justo_jobs(
         enqueue_notification=enqueue_notification,
     )
     for name in REPORT_JOBS:
-        registry.add(name, reports)
+        jobs.add(name, reports)
     ai = AiClient.from_env(env)
     if ai is not None:
         stack.push_async_callback(ai.aclose)
     documents = DocumentWorker(sessions, redis, ai=ai, cache_prefix=cache_prefix)
     stack.callback(documents.close)
-    registry.add(DOCUMENT_JOB, documents)
+    jobs.add(DOCUMENT_JOB, documents)
     senders = senders_from_env(env)
     stack.push_async_callback(senders.aclose)
     attempts = settings.queue(NOTIFICATION_QUEUE).options.attempts
-    registry.add(
+    jobs.add(
         NOTIFICATION_JOB,
         NotificationWorker(
             sessions,

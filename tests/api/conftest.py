@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from engine.runtime.settings import Settings
+from justo import catalog
 from justo.api.auth import FailureLimiter
 from tests.api.helpers import api_client
 
@@ -17,7 +18,7 @@ from tests.api.helpers import api_client
 @pytest.fixture
 def settings(prefix: str, tmp_path: Path) -> Settings:
     """The JustoAI queues under this test's key prefix."""
-    return Settings(prefix=prefix, data_dir=tmp_path)
+    return catalog.settings(prefix=prefix, data_dir=tmp_path)
 
 
 @pytest.fixture

@@ -19,13 +19,12 @@ from redis.asyncio import Redis
 from engine.job import Job, JobState
 from engine.options import QueueOptions
 from engine.queue.queue import Queue
-from engine.runtime.config import JUSTO_QUEUES
 from engine.runtime.connection import make_client
 from engine.runtime.settings import Settings
 from engine.runtime.stats import collect
 from engine.worker.registry import Registry
 from engine.worker.worker import Worker
-from justo import producers
+from justo import catalog, producers
 from justo.api.auth import FailureLimiter
 from tests.api.helpers import AUTH, api_client
 from tests.conftest import tmp_socket_dir
@@ -78,7 +77,7 @@ async def test_health_check_is_the_cli_shape_with_200_or_503(
         "code": 1,
         "reasons": ["no live supervisor (no heartbeat in the last 15 s)"],
     }
-    await _fake_supervisor(redis, prefix, {q.name: 1 for q in JUSTO_QUEUES})
+    await _fake_supervisor(redis, prefix, {q.name: 1 for q in catalog.QUEUES})
     healthy = await api.get(WORKERS, params={"action": "health-check"}, headers=AUTH)
     assert (healthy.status_code, healthy.json()) == (
         200,
@@ -429,9 +428,9 @@ async def test_job_data_over_the_queue_limit_is_413(
         dataclasses.replace(c, options=QueueOptions(max_payload=1000))
         if c.name == "notifications"
         else c
-        for c in JUSTO_QUEUES
+        for c in catalog.QUEUES
     )
-    settings = Settings(queues=queues, prefix=prefix, data_dir=tmp_path)
+    settings = catalog.settings(queues=queues, prefix=prefix, data_dir=tmp_path)
     async with api_client(redis, settings) as api:
         over = await _post(
             api, {"type": "send-notification", "data": {"type": "email", "data": "x" * 1000}}

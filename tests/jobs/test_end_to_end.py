@@ -10,8 +10,8 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from engine import Queue, Registry, Worker
-from engine.runtime.config import JUSTO_QUEUES
 from engine.runtime.settings import Settings
+from justo import catalog
 from justo.db import make_engine, session_factory
 from justo.db.models import (
     Client,
@@ -22,7 +22,7 @@ from justo.db.models import (
     ReportType,
     Workspace,
 )
-from justo.jobs.wiring import demo_cnj, setup_justo_jobs
+from justo.jobs.wiring import demo_cnj, open_justo_jobs
 from tests.conftest import eventually
 from tests.jobs.notifications.fakes import SmtpRecorder, smtp_server
 
@@ -74,7 +74,7 @@ def seed(url: str) -> str:
 async def test_due_schedule_to_email_in_the_inbox(
     redis: Redis, prefix: str, tmp_path: Path
 ) -> None:
-    settings = Settings(queues=JUSTO_QUEUES, recurring=(), prefix=prefix, data_dir=tmp_path)
+    settings = Settings(queues=catalog.QUEUES, recurring=(), prefix=prefix, data_dir=tmp_path)
     recorder = SmtpRecorder()
     with smtp_server(recorder) as port:
         env = {
@@ -84,12 +84,13 @@ async def test_due_schedule_to_email_in_the_inbox(
             "EMAIL_FROM": "relatorios@justoai.com.br",
         }
         registry = Registry()
-        jobs = await setup_justo_jobs(registry, redis, settings, env, demo=False)
+        jobs = await open_justo_jobs(redis, settings, env, demo=False)
+        jobs.register(registry)
         try:
             schedule_id = await asyncio.to_thread(seed, f"sqlite:///{tmp_path / 'justo.db'}")
             queues = {
                 c.name: Queue(redis, c.name, prefix=prefix, options=c.options)
-                for c in JUSTO_QUEUES
+                for c in catalog.QUEUES
                 if c.name in ("reports", "notifications")
             }
             await queues["reports"].add("generate-scheduled-reports", {})

@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from engine.keys import DEFAULT_PREFIX
+from engine.keys import DEFAULT_PREFIX, rate_limit_key
 from justo.jobs.lawsuit import LawsuitProvider
 from justo.jobs.providers.codilo import CodiloClient
 from justo.jobs.providers.demo import (
@@ -28,7 +28,7 @@ from justo.jobs.providers.demo import (
 )
 from justo.jobs.providers.fallback import ProviderChain
 from justo.jobs.providers.judit import JuditClient
-from justo.jobs.providers.ratelimit import Limiter, RateLimiter, rate_limit_key
+from justo.jobs.providers.ratelimit import Limiter, RateLimiter
 from justo.jobs.providers.transport import RetryPolicy, parse_retry_after
 
 __all__ = [

@@ -17,7 +17,6 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from engine.keys import DEFAULT_PREFIX
 from engine.scripts import Scripts
 from justo.jobs.lawsuit import TransientProviderError
 
@@ -37,11 +36,6 @@ class Limiter(Protocol):
             TransientProviderError: no room within the limiter's maximum wait.
         """
         ...
-
-
-def rate_limit_key(name: str, prefix: str = DEFAULT_PREFIX) -> str:
-    """The key of limiter ``name`` (e.g. "judit"), under its own hash tag."""
-    return f"{prefix}:{{ratelimit:{name}}}"
 
 
 class RateLimiter:
