@@ -78,8 +78,8 @@ from textual import events
 from console.app import JustoConsole
 from console.source import RedisSource
 from console.widgets import QueueTable
+from engine.client import make_client
 from engine.queue.queue import JobSpec, Queue
-from engine.runtime.connection import make_client
 from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from engine.runtime.settings import Settings
 from engine.runtime.stats import EngineSnapshot

@@ -46,8 +46,8 @@ _ensure_engine_importable()
 
 from common import QUEUE, REDIS_URL, apace, job_async, make_arg  # noqa: E402
 
+from engine.client import make_client  # noqa: E402
 from engine.queue.queue import JobSpec, Queue  # noqa: E402
-from engine.runtime.connection import make_client  # noqa: E402
 from engine.worker.context import JobContext  # noqa: E402
 from engine.worker.registry import Registry  # noqa: E402
 from engine.worker.worker import Worker  # noqa: E402

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine.runtime.connection import make_client
+from engine.client import make_client
 from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from engine.worker.context import JobContext
 from justo.db import make_engine, session_factory, upgrade

@@ -45,8 +45,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.client import make_client, redact_url
 from engine.queue.queue import JobSpec, Queue
-from engine.runtime.connection import make_client, redact_url
 from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from engine.worker.context import JobContext
 from engine.worker.registry import Registry

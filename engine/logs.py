@@ -28,10 +28,6 @@ QUEUE_LOGGER = "justo.queue"
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
-QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "uvicorn", "uvicorn.access", "aiosmtpd")
-"""Libraries whose INFO lines (one per HTTP request, per migration step) would drown the
-supervisor's own; only their warnings and errors are kept."""
-
 SECRET_WORDS = ("pass", "secret", "token", "key", "authorization", "credential", "auth")
 """Field names containing any of these (``password``, ``api_key``, ``apiKey``,
 ``client_secret``, ``key``, ``auth`` ...) have their values hidden wherever they appear as
@@ -114,10 +110,12 @@ def setup_logging(
     env: Mapping[str, str] | None = None,
     max_bytes: int = 10 * 1024 * 1024,
     backups: int = 5,
+    quiet: Iterable[str] = (),
 ) -> None:
-    """Configure the root logger: stdout and/or rotating per-worker files, all redacted."""
+    """Configure the root logger: stdout and/or rotating per-worker files, all redacted;
+    the ``quiet`` loggers (libraries' INFO chatter) log warnings and errors only."""
     formatter = RedactingFormatter(secrets=secret_values(os.environ if env is None else env))
-    for chatty in QUIET_LOGGERS:
+    for chatty in quiet:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     root = logging.getLogger()
     for handler in list(root.handlers):

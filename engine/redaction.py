@@ -108,3 +108,27 @@ def redact_job(job: Job, secrets: Iterable[str] = ()) -> dict[str, Any]:
         "error": redact_text(job.error, keep),
         "traceback": redact_text(job.traceback, keep),
     }
+
+
+class Redactor:
+    """Masks secrets for one reader (console, CLI, API): payload fields named like secrets,
+    credentials in text, and the given secret values (e.g. the environment's).
+
+    Args:
+        secrets: values to mask wherever they appear (``engine.logs.secret_values``).
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = tuple(secrets)
+
+    def text(self, text: str) -> str:
+        """Free text with secrets masked (whole; nothing cut)."""
+        return redact(text, self.secrets)
+
+    def payload(self, value: Any) -> Any:
+        """A JSON value with secret fields and secret text masked (whole; nothing cut)."""
+        return redact_payload(value, self.secrets)
+
+    def job(self, job: Job) -> dict[str, Any]:
+        """``redact_job``: the job as a JSON object, previews cut to size."""
+        return redact_job(job, self.secrets)

@@ -1,4 +1,4 @@
-"""Parsing human units shared by the CLI and the console."""
+"""Human units, read and written the same way by the CLI, the console and the API."""
 
 from __future__ import annotations
 
@@ -15,3 +15,14 @@ def parse_duration(text: str) -> float | None:
     except ValueError:
         return None
     return value if value >= 0 else None
+
+
+def format_ms(ms: float | None) -> str:
+    """``None`` → ``-``; ``850`` → ``850ms``; ``12500`` → ``12.5s``; minutes beyond."""
+    if ms is None:
+        return "-"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    return f"{ms / 60_000:.1f}m"

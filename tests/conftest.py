@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from engine.client import make_client
 from engine.options import QueueOptions
 from engine.queue.queue import Queue
-from engine.runtime.connection import make_client
 from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 
 # Database fixtures (SQLite and PostgreSQL, a schema per test) for every test directory.
-pytest_plugins = ["tests.db_fixtures"]
+pytest_plugins = ["tests.justo.db_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ import threading
 from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
+from engine.client import make_client
 from engine.job import Job, JobState
 from engine.keys import DEFAULT_PREFIX
 from engine.options import Backoff, QueueOptions
 from engine.queue.queue import Enqueued, JobSpec, Queue, QueueCounts
-from engine.runtime.connection import make_client
 
 T = TypeVar("T")
 

@@ -8,49 +8,20 @@ append-only persistence under the data directory.
 from __future__ import annotations
 
 import logging
-import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.client import UNREACHABLE, redis_url_from_env
 from engine.errors import RedisUnavailableError, UnsafeRedisError
 from engine.keys import run_id_key
 from engine.runtime.embedded import EmbeddedRedis
 
 log = logging.getLogger(__name__)
-
-SOCKET_TIMEOUT_S = 10.0
-"""Socket timeout of every connection; longer than the longest blocking call (5 s)."""
-
-CONNECT_TIMEOUT_S = 5.0
-"""Timeout for opening a connection."""
-
-
-def redis_url_from_env(env: Mapping[str, str]) -> str | None:
-    """The Redis URL the environment configures, or ``None`` when it configures none."""
-    if env.get("REDIS_URL"):
-        return env["REDIS_URL"]
-    host = env.get("REDIS_HOST")
-    if not host:
-        return None
-    port = env.get("REDIS_PORT", "6379")
-    password = env.get("REDIS_PASSWORD")
-    auth = f":{quote(password, safe='')}@" if password else ""
-    return f"redis://{auth}{host}:{port}/0"
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``: safe to log."""
-    return re.sub(r"//([^@/]*)@", "//***@", url)
 
 
 def localhost_redis_answers(port: int = 6379, timeout: float = 0.3) -> bool:
@@ -60,30 +31,6 @@ def localhost_redis_answers(port: int = 6379, timeout: float = 0.3) -> bool:
             return True
     except OSError:
         return False
-
-
-def make_client(url: str) -> Redis:
-    """An async client with socket timeouts, keepalive and retries with backoff.
-
-    Raises:
-        RedisUnavailableError: the URL is invalid.
-    """
-    # Keepalive is a TCP option; unix-socket connections reject it.
-    tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
-    try:
-        return Redis.from_url(  # type: ignore[no-any-return]
-            url,
-            socket_timeout=SOCKET_TIMEOUT_S,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            health_check_interval=15,
-            **tcp,
-            # Only connection errors are retried here: a timed-out script may have run, and
-            # running a fetch twice would strand leased jobs until the reaper.
-            retry=Retry(ExponentialBackoff(cap=2.0, base=0.2), retries=2),
-            retry_on_error=[RedisConnectionError],
-        )
-    except ValueError as exc:
-        raise RedisUnavailableError(f"invalid Redis URL {redact_url(url)!r}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -109,7 +56,7 @@ async def check_redis(redis: Redis, *, prefix: str, allow_eviction: bool = False
         policy, appendonly = await _config(redis)
         run_id = str(info.get("run_id", ""))
         previous = await redis.getset(run_id_key(prefix), run_id)
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+    except UNREACHABLE as exc:
         raise RedisUnavailableError(f"cannot reach Redis: {exc}") from exc
     if policy not in ("noeviction", "unknown"):
         message = (

@@ -7,9 +7,9 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from engine.client import REDIS_DOWN
 from engine.queue.queue import Queue, now_ms
 from engine.worker import leases
-from engine.worker.worker import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Reaper:
         while not self._stop.is_set():
             try:
                 await self.reap_once()
-            except REDIS_ERRORS as exc:
+            except REDIS_DOWN as exc:
                 log.error("reaper: Redis unavailable (%s)", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval_s)

@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
+from engine.client import REDIS_DOWN
 from engine.keys import schedule_key, schedules_key
 from engine.queue.queue import JobSpec, Queue
 from engine.runtime.cron import CronJob
-from engine.worker.worker import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class CronScheduler:
                     started = True
                 now = await self.process(await self.clock())
                 delay = self._until_next(now)
-            except REDIS_ERRORS as exc:
+            except REDIS_DOWN as exc:
                 log.error("scheduler: Redis unavailable (%s)", type(exc).__name__)
                 delay = 1.0
             with contextlib.suppress(TimeoutError):

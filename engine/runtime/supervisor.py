@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.client import REDIS_DOWN
 from engine.keys import supervisors_key
 from engine.logs import LogStreamSink
 from engine.queue.queue import Queue
@@ -30,7 +31,7 @@ from engine.runtime.reaper import Reaper
 from engine.runtime.scheduler import CronScheduler
 from engine.scripts import Scripts
 from engine.worker.registry import Registry
-from engine.worker.worker import REDIS_ERRORS, Worker
+from engine.worker.worker import Worker
 
 log = logging.getLogger("justo.supervisor")
 
@@ -147,7 +148,7 @@ class Supervisor:
         tasks.append(asyncio.create_task(self.reaper.run(), name="reaper"))
         if self.scheduler is not None:
             tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
-        with contextlib.suppress(*REDIS_ERRORS):
+        with contextlib.suppress(*REDIS_DOWN):
             await forget_dead_supervisors(self.redis, self.prefix)
         beat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
         sink = (
@@ -214,13 +215,13 @@ class Supervisor:
         while True:
             try:
                 await self.beat_once()
-            except REDIS_ERRORS as exc:
+            except REDIS_DOWN as exc:
                 log.warning("heartbeat failed: Redis unavailable (%s)", type(exc).__name__)
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _remove_heartbeat(self) -> None:
         r: Any = self.redis
-        with contextlib.suppress(*REDIS_ERRORS):
+        with contextlib.suppress(*REDIS_DOWN):
             await r.hdel(supervisors_key(self.prefix), self.id)
 
 

@@ -19,10 +19,9 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.client import UNREACHABLE
 from engine.errors import RedisUnavailableError
 
 SCRIPT_NAMES = (
@@ -57,9 +56,6 @@ def sha(name: str) -> str:
 
 
 Call = tuple[str, Sequence[Any], Sequence[Any]]
-
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-"""Errors meaning Redis could not be reached; callers see ``RedisUnavailableError``."""
 
 
 def unavailable(exc: BaseException) -> RedisUnavailableError:

@@ -1,4 +1,4 @@
-"""What a handler receives: the job's data and a way to report progress and log lines."""
+"""What a handler receives: the job's data and a way to record progress and log lines."""
 
 from __future__ import annotations
 

@@ -17,10 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from engine.errors import RedisUnavailableError
+from engine.client import REDIS_DOWN
 from engine.logs import queue_logger
 from engine.queue.queue import Queue, now_ms
 from engine.worker import leases
@@ -28,15 +25,6 @@ from engine.worker.context import JobContext
 from engine.worker.execution import run_job
 from engine.worker.leases import Leased, Outcome
 from engine.worker.registry import Registry
-
-REDIS_ERRORS = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    OSError,
-    RedisUnavailableError,
-)
-"""Errors that mean "Redis is unreachable right now": back off and try again."""
 
 MAX_BACKOFF_S = 2.5
 """Longest wait between reconnection attempts while Redis is unreachable."""
@@ -144,7 +132,7 @@ class Worker:
         self._wake.clear()
         try:
             result = await self._exchange()
-        except REDIS_ERRORS as exc:
+        except REDIS_DOWN as exc:
             await self._redis_down(exc)
             return False
         self._backoff_s = 0.0
@@ -316,7 +304,7 @@ class Worker:
             held = [(job_id, ctx.token) for job_id, (_, ctx) in self._running.items()]
             try:
                 lost = await leases.renew(self.queue, now_ms(), held)
-            except REDIS_ERRORS as exc:
+            except REDIS_DOWN as exc:
                 self.log.warning(
                     "worker %s: lease renewal failed (%s)", self.worker_id, type(exc).__name__
                 )
@@ -367,7 +355,7 @@ class Worker:
                     self.worker_id,
                     len(leftover),
                 )
-        except REDIS_ERRORS as exc:
+        except REDIS_DOWN as exc:
             # The leases expire and the reaper requeues these jobs: nothing is lost.
             self.log.error(
                 "worker %s: could not flush on stop (%s); the reaper will recover %d job(s)",

@@ -6,11 +6,9 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import OutOfMemoryError
 
-from engine.errors import RedisUnavailableError
+from engine.client import REDIS_DOWN
 
 T = TypeVar("T")
 
@@ -69,17 +67,6 @@ class RedisDownError(ApiError):
         super().__init__(503, message)
 
 
-REDIS_DOWN_ERRORS = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    RedisUnavailableError,
-    BusyLoadingError,
-    ReadOnlyError,
-    OSError,
-)
-"""Errors that mean Redis cannot serve the request now (``TimeoutError`` is an OSError)."""
-
-
 async def timed(call: Awaitable[T], seconds: float = REDIS_TIMEOUT_S) -> T:
     """Await a Redis operation for at most ``seconds``.
 
@@ -94,5 +81,5 @@ async def timed(call: Awaitable[T], seconds: float = REDIS_TIMEOUT_S) -> T:
         raise RedisDownError("redis out of memory") from exc
     except TimeoutError as exc:
         raise RedisDownError(f"redis did not answer within {seconds:g} s") from exc
-    except REDIS_DOWN_ERRORS as exc:
+    except REDIS_DOWN as exc:
         raise RedisDownError() from exc

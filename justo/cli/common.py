@@ -13,19 +13,22 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rich.console import Console
 
-from engine.errors import ConfigError, EngineError, RedisUnavailableError
+from engine.client import REDIS_DOWN, make_client, redis_url_from_env
+from engine.errors import ConfigError, EngineError
 from engine.queue.queue import Queue
-from engine.runtime.connection import localhost_redis_answers, make_client, redis_url_from_env
+from engine.runtime.connection import localhost_redis_answers
 from engine.runtime.embedded import EmbeddedRedis, socket_answers
 from engine.runtime.settings import Settings
 from engine.units import parse_duration as parse_seconds
 from justo import catalog
 
 T = TypeVar("T")
+
+QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "uvicorn", "uvicorn.access", "aiosmtpd")
+"""Libraries whose INFO lines (one per HTTP request, per migration step) would drown the
+supervisor's own; only their warnings and errors are kept."""
 
 out = Console(highlight=False, soft_wrap=True)
 """Standard output (tables, results)."""
@@ -106,7 +109,7 @@ def run_async(cli: CliState, body: Callable[[Redis, Settings], Awaitable[T]]) ->
 
     try:
         return asyncio.run(main())
-    except (RedisConnectionError, RedisTimeoutError, RedisUnavailableError, OSError) as exc:
+    except REDIS_DOWN as exc:
         fail(f"Redis unavailable: {type(exc).__name__}", 1)
     except EngineError as exc:
         fail(str(exc))

@@ -13,6 +13,7 @@ from engine.errors import EngineError
 from engine.runtime.scheduler import CronScheduler, ScheduleStatus, read_schedules
 from engine.runtime.settings import Settings
 from engine.runtime.stats import DOWN, EngineSnapshot, Health, assess, collect
+from engine.units import format_ms
 from justo.cli.common import CliState, out, print_json, queue_for, run_async, state
 
 
@@ -57,8 +58,8 @@ def stats(
             str(q.counts.completed),
             f"{m.jobs_per_hour:.0f}",
             f"{100 * m.failure_rate:.1f}",
-            f"{_ms(m.run_p50_ms)}/{_ms(m.run_p95_ms)}",
-            f"{_ms(m.wait_p50_ms)}/{_ms(m.wait_p95_ms)}",
+            f"{format_ms(m.run_p50_ms)}/{format_ms(m.run_p95_ms)}",
+            f"{format_ms(m.wait_p50_ms)}/{format_ms(m.wait_p95_ms)}",
             str(q.workers),
             "yes" if q.counts.paused else "",
         )
@@ -70,10 +71,6 @@ def stats(
         f"{'' if r.policy == 'noeviction' else '  (WARNING: may evict jobs)'}, "
         f"aof {'on' if r.aof else 'off'}, {r.clients} clients"
     )
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}ms"
 
 
 def _mb(value: int) -> str:

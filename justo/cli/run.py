@@ -18,13 +18,14 @@ import typer
 from redis.asyncio import Redis
 from rich.table import Table
 
+from engine.client import make_client, redact_url
 from engine.errors import ConfigError, EngineError, RedisUnavailableError
 from engine.logs import setup_logging, worker_log_path
-from engine.runtime.connection import RedisRuntime, make_client, redact_url
+from engine.runtime.connection import RedisRuntime
 from engine.runtime.service import install_signals, validate_modules, write_pidfile
 from engine.runtime.settings import Settings
 from engine.runtime.supervisor import SupervisorInfo, read_supervisors
-from justo.cli.common import CliState, err, fail, out, run_async, state
+from justo.cli.common import QUIET_LOGGERS, CliState, err, fail, out, run_async, state
 from justo.service import run_until_stopped_and_close, start_supervisor
 
 log = logging.getLogger("justo")
@@ -60,7 +61,10 @@ def run_foreground(
         err.print(f"error: {exc}")
         return 2
     setup_logging(
-        log_dir=log_dir(settings), queues=[q.name for q in settings.queues], env=cli.env()
+        log_dir=log_dir(settings),
+        queues=[q.name for q in settings.queues],
+        env=cli.env(),
+        quiet=QUIET_LOGGERS,
     )
     runtime = RedisRuntime(cli.env(), settings.data_dir, probe_localhost=not embedded)
     try:
