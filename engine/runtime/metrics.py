@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engine.queue.queue import Queue
@@ -80,31 +81,60 @@ async def read_metrics(queue: Queue, minutes: int = 60, now_s: float | None = No
     return aggregate(rows, minutes)
 
 
-def aggregate(rows: list[dict[bytes, bytes]], minutes: int) -> QueueMetrics:
-    """Fold per-minute hashes (oldest first) into one ``QueueMetrics``."""
-    totals: Counter[str] = Counter()
-    run_hist: Counter[int] = Counter()
-    wait_hist: Counter[int] = Counter()
+@dataclass(frozen=True)
+class MetricWindow:
+    """One queue's per-minute metric hashes folded together: the one reader of their
+    fields (counters ``c``/``f``/``e``, sums ``rs``/``ws``, histograms ``r<b>``/``w<b>``)."""
+
+    minutes: int
+    counters: Counter[str]
+    run: Counter[int]
+    """Run-time histogram: bucket → tries (``bucket_upper_ms`` gives each bound)."""
+    wait: Counter[int]
+    run_sum_ms: float
+    wait_sum_ms: float
+    per_minute_completed: tuple[int, ...]
+    """Completed jobs per minute, oldest first."""
+
+
+def fold(rows: Iterable[Mapping[bytes, bytes]], minutes: int) -> MetricWindow:
+    """Fold per-minute hashes (oldest first) into one window."""
+    counters: Counter[str] = Counter()
+    run: Counter[int] = Counter()
+    wait: Counter[int] = Counter()
+    sums = {"rs": 0.0, "ws": 0.0}
     per_minute = []
     for row in rows:
         per_minute.append(int(row.get(b"c", 0)))
         for field, value in row.items():
-            name, count = field.decode(), int(value)
-            if name[0] in "rw" and name[1:].isdigit():
-                (run_hist if name[0] == "r" else wait_hist)[int(name[1:])] += count
+            name = field.decode()
+            if name in sums:
+                sums[name] += float(value)
+            elif name[:1] in ("r", "w") and name[1:].isdigit():
+                (run if name[0] == "r" else wait)[int(name[1:])] += int(value)
             else:
-                totals[name] += count
-    timed = sum(run_hist.values())
+                counters[name] += int(value)
+    return MetricWindow(minutes, counters, run, wait, sums["rs"], sums["ws"], tuple(per_minute))
+
+
+def summarize(window: MetricWindow) -> QueueMetrics:
+    """Counts, percentiles and averages of a window."""
+    timed = sum(window.run.values())
     return QueueMetrics(
-        minutes=minutes,
-        completed=totals["c"],
-        failed=totals["f"],
-        failed_tries=totals["e"],
-        run_p50_ms=percentile(run_hist, 0.5),
-        run_p95_ms=percentile(run_hist, 0.95),
-        wait_p50_ms=percentile(wait_hist, 0.5),
-        wait_p95_ms=percentile(wait_hist, 0.95),
-        run_avg_ms=totals["rs"] / timed if timed else None,
-        wait_avg_ms=totals["ws"] / timed if timed else None,
-        per_minute_completed=tuple(per_minute),
+        minutes=window.minutes,
+        completed=window.counters["c"],
+        failed=window.counters["f"],
+        failed_tries=window.counters["e"],
+        run_p50_ms=percentile(window.run, 0.5),
+        run_p95_ms=percentile(window.run, 0.95),
+        wait_p50_ms=percentile(window.wait, 0.5),
+        wait_p95_ms=percentile(window.wait, 0.95),
+        run_avg_ms=window.run_sum_ms / timed if timed else None,
+        wait_avg_ms=window.wait_sum_ms / timed if timed else None,
+        per_minute_completed=window.per_minute_completed,
     )
+
+
+def aggregate(rows: Iterable[Mapping[bytes, bytes]], minutes: int) -> QueueMetrics:
+    """Fold per-minute hashes (oldest first) into one ``QueueMetrics``."""
+    return summarize(fold(rows, minutes))

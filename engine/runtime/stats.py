@@ -18,7 +18,7 @@ from redis.exceptions import NoScriptError
 from engine.keys import log_stream_key, supervisors_key
 from engine.logs import read_log_stream
 from engine.queue.queue import Queue, QueueCounts, counts_from_reply
-from engine.runtime.metrics import QueueMetrics, aggregate
+from engine.runtime.metrics import MetricWindow, QueueMetrics, fold, summarize
 from engine.runtime.supervisor import (
     SupervisorInfo,
     live_supervisors,
@@ -108,10 +108,6 @@ def _queue_json(q: QueueStats) -> dict[str, Any]:
     }
 
 
-MetricRows = list[dict[bytes, bytes]]
-"""One queue's per-minute metric hashes over the window, oldest first."""
-
-
 async def collect(
     redis: Redis,
     queues: Sequence[Queue],
@@ -125,18 +121,18 @@ async def collect(
         logs_after: a log stream id; lines after it are included (``None``: no lines,
             ``"$"``-like ``""``: the last ``LOG_BATCH`` lines).
     """
-    return (await collect_with_rows(redis, queues, logs_after=logs_after, now_s=now_s))[0]
+    return (await collect_with_windows(redis, queues, logs_after=logs_after, now_s=now_s))[0]
 
 
-async def collect_with_rows(
+async def collect_with_windows(
     redis: Redis,
     queues: Sequence[Queue],
     *,
     logs_after: str | None = None,
     now_s: float | None = None,
-) -> tuple[EngineSnapshot, dict[str, MetricRows]]:
-    """``collect``, plus each queue's raw per-minute metric hashes (the histograms the
-    snapshot folds into percentiles; ``/metrics`` exports them whole)."""
+) -> tuple[EngineSnapshot, dict[str, MetricWindow]]:
+    """``collect``, plus each queue's metric window (the histograms the snapshot reduces
+    to percentiles; ``/metrics`` exports them whole)."""
     now = time.time() if now_s is None else now_s
     prefix = queues[0].keys.prefix if queues else "justo"
     try:
@@ -148,16 +144,16 @@ async def collect_with_rows(
     redis_time = float(seconds) + float(micros) / 1e6
     supervisors = live_supervisors(beats, redis_time)
     per_queue = 1 + WINDOW_MINUTES
-    stats, rows = [], {}
+    stats, windows = [], {}
     for i, queue in enumerate(queues):
         chunk = replies[i * per_queue : (i + 1) * per_queue]
-        rows[queue.name] = chunk[1:]
+        windows[queue.name] = window = fold(chunk[1:], WINDOW_MINUTES)
         workers = sum(s.queues.get(queue.name, 0) for s in supervisors)
         stats.append(
             QueueStats(
                 queue.name,
                 counts_from_reply(chunk[0]),
-                aggregate(chunk[1:], WINDOW_MINUTES),
+                summarize(window),
                 workers,
             )
         )
@@ -172,7 +168,7 @@ async def collect_with_rows(
         last_id,
         redis_time,
     )
-    return snapshot, rows
+    return snapshot, windows
 
 
 async def _read(

@@ -1,6 +1,6 @@
 """``GET /metrics``: the engine in the Prometheus text format, from ONE Redis round trip.
 
-Per scrape, ``engine.runtime.stats.collect_with_rows`` reads everything in one pipeline (each
+Per scrape, ``engine.runtime.stats.collect_with_windows`` reads everything in one pipeline (each
 queue's counts and last hour of per-minute metric hashes, ``INFO``, ``TIME``, the
 heartbeats); the raw run/wait histograms it also returns become Prometheus histograms.
 A collector built for that one scrape turns it into metric families.
@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 
 from engine.queue.queue import Queue
 from engine.runtime.metrics import bucket_upper_ms
-from engine.runtime.stats import WINDOW_MINUTES, EngineSnapshot, collect_with_rows
+from engine.runtime.stats import WINDOW_MINUTES, EngineSnapshot, collect_with_windows
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 """What ``generate_latest`` writes."""
@@ -80,25 +80,10 @@ class Scrape:
 async def read_scrape(redis: Redis, queues: Sequence[Queue], now_s: float) -> Scrape:
     """Read everything ``/metrics`` shows: the stats snapshot's one pipelined round trip,
     keeping the raw histograms it folds into percentiles."""
-    snapshot, rows = await collect_with_rows(redis, queues, now_s=now_s)
-    run, wait = {}, {}
-    for name, minutes in rows.items():
-        run[name], wait[name] = fold_histograms(minutes)
+    snapshot, windows = await collect_with_windows(redis, queues, now_s=now_s)
+    run = {name: Histogram(w.run, w.run_sum_ms) for name, w in windows.items()}
+    wait = {name: Histogram(w.wait, w.wait_sum_ms) for name, w in windows.items()}
     return Scrape(snapshot, run, wait, snapshot.redis_time)
-
-
-def fold_histograms(rows: Iterable[dict[bytes, bytes]]) -> tuple[Histogram, Histogram]:
-    """The run and wait histograms of per-minute metric hashes (fields ``r<b>``/``w<b>``
-    and the sums ``rs``/``ws``)."""
-    run, wait = Histogram(), Histogram()
-    for row in rows:
-        for raw_name, raw_value in row.items():
-            name = raw_name.decode()
-            if name in ("rs", "ws"):
-                (run if name == "rs" else wait).sum_ms += float(raw_value)
-            elif name[:1] in ("r", "w") and name[1:].isdigit():
-                (run if name[0] == "r" else wait).buckets[int(name[1:])] += int(raw_value)
-    return run, wait
 
 
 class ScrapeCollector:

@@ -10,9 +10,10 @@ from redis.asyncio import Redis
 
 from console.app import JustoConsole
 from console.source import RedisSource
+from engine.client import make_client, redact_url
 from engine.errors import ConfigError, EngineError
 from engine.logs import setup_logging
-from engine.runtime.connection import RedisRuntime, check_redis, make_client, redact_url
+from engine.runtime.connection import RedisRuntime, check_redis
 from engine.runtime.service import validate_modules
 from engine.runtime.settings import Settings
 from engine.runtime.supervisor import Supervisor

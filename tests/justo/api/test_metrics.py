@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from engine.runtime.settings import Settings
 from engine.scripts import Scripts
 from engine.worker.registry import Registry
 from engine.worker.worker import Worker
-from justo.api.metrics import LE_SECONDS, Histogram, fold_histograms
+from justo.api.metrics import LE_SECONDS, Histogram
 from tests.justo.api.helpers import AUTH
 
 FAMILIES = {
@@ -196,13 +197,11 @@ def test_le_bounds_are_engine_bucket_upper_bounds() -> None:
         assert ms <= le * 1000  # a duration is never counted below its own value
 
 
-def test_fold_histograms_sums_minutes() -> None:
-    run, wait = fold_histograms(
-        [{b"r3": b"2", b"rs": b"10", b"c": b"2"}, {b"r3": b"1", b"w1": b"5", b"ws": b"7.5"}, {}]
-    )
-    assert (run.buckets, run.sum_ms) == ({3: 3}, 10.0)
-    assert (wait.buckets, wait.sum_ms) == ({1: 5}, 7.5)
+def test_prometheus_buckets_are_cumulative() -> None:
     assert Histogram().prometheus_buckets()[-1] == ("+Inf", 0.0)
+    buckets = dict(Histogram(Counter({0: 2, 5: 1, 200: 4}), 10.0).prometheus_buckets())
+    assert (buckets[repr(LE_SECONDS[0])], buckets[repr(LE_SECONDS[1])]) == (2.0, 3.0)
+    assert (buckets[repr(LE_SECONDS[-1])], buckets["+Inf"]) == (3.0, 7.0)
 
 
 async def test_one_round_trip_per_scrape(
