@@ -20,8 +20,9 @@ from engine.errors import (
 )
 from engine.job import Job, JobState
 from engine.options import Backoff, QueueOptions
-from engine.queue.queue import Enqueued, JobSpec, Queue, QueueCounts
+from engine.queue.queue import JobSpec, Queue
 from engine.runtime.reaper import Reaper
+from engine.scripts.replies import Enqueued, QueueCounts
 from engine.worker.context import JobContext
 from engine.worker.registry import Registry
 from engine.worker.worker import Worker

@@ -15,7 +15,7 @@ supervisor), which import-linter checks.
 
 from engine.errors import EngineError, RedisUnavailableError
 from engine.job import Job, JobState
-from engine.queue.queue import Queue, QueueCounts
+from engine.queue.queue import Queue
 from engine.redaction import Redactor
 from engine.runtime.metrics import QueueMetrics
 from engine.runtime.scheduler import ScheduleStatus, read_schedules
@@ -29,6 +29,7 @@ from engine.runtime.stats import (
     collect,
 )
 from engine.runtime.supervisor import SupervisorInfo, read_supervisors
+from engine.scripts.replies import QueueCounts
 from engine.units import format_ms, parse_duration
 
 __all__ = [

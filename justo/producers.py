@@ -10,7 +10,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from engine.queue.queue import Enqueued, Queue
+from engine.queue.queue import Queue
+from engine.scripts.replies import Enqueued
 from justo.catalog import job_type, queue_config
 
 

@@ -19,6 +19,8 @@ from engine.job import Job, JobState
 from engine.keys import DEFAULT_PREFIX, QueueKeys
 from engine.options import Backoff, QueueOptions, check_priority
 from engine.scripts import Scripts
+from engine.scripts.queue_scripts import QueueScripts
+from engine.scripts.replies import Enqueued, QueueCounts, parse_enqueued
 
 ADD_BATCH = 1000
 """Jobs per ``add`` script call in ``add_bulk``: big enough to amortize the round trip,
@@ -46,27 +48,6 @@ class JobSpec:
     backoff: Backoff | None = None
     timeout: float | None = None
     retention: int | None = None
-
-
-@dataclass(frozen=True)
-class Enqueued:
-    """What ``add`` returns: the job id, and whether this call created it (``False`` when a
-    job with the client-chosen id already existed and was left as it was)."""
-
-    id: str
-    created: bool
-
-
-@dataclass(frozen=True)
-class QueueCounts:
-    """Jobs per state of one queue, and whether it is paused."""
-
-    waiting: int
-    delayed: int
-    active: int
-    completed: int
-    failed: int
-    paused: bool
 
 
 class Queue:
@@ -99,6 +80,8 @@ class Queue:
         self.keys = QueueKeys(prefix, name)
         self.options = options or QueueOptions()
         self.scripts = scripts or Scripts(redis)
+        self.lua = QueueScripts(self.scripts, self.keys, self.options)
+        """This queue's scripts, one typed method each."""
 
     # ----------------------------------------------------------------- enqueue
 
@@ -146,16 +129,10 @@ class Queue:
         if not rows:
             return []
         now = now_ms()
-        calls = []
-        for start in range(0, len(rows), ADD_BATCH):
-            chunk = rows[start : start + ADD_BATCH]
-            args: list[Any] = [self.keys.job_prefix, self.keys.wait_prefix, now, 0, "", len(chunk)]
-            for row in chunk:
-                args.extend(row)
-            calls.append(("add", self._add_keys(), args))
-        if len(calls) == 1:
-            return _enqueued([await self.scripts.call(*calls[0])])
-        return _enqueued(await self.scripts.run(calls))
+        if len(rows) <= ADD_BATCH:
+            return await self.lua.add(rows, now)
+        chunks = [rows[i : i + ADD_BATCH] for i in range(0, len(rows), ADD_BATCH)]
+        return parse_enqueued(await self.scripts.run([self.lua.add_call(c, now) for c in chunks]))
 
     async def add_once(self, guard: str, ttl_s: int, owner: str, spec: JobSpec) -> Enqueued | None:
         """Add ``spec`` only if the claim key ``guard`` (a suffix under this queue's keys)
@@ -164,14 +141,8 @@ class Queue:
         Returns ``None`` when another caller claimed it first. Cron ticks use this so that
         several supervisors enqueue each tick exactly once.
         """
-        row = self._encode(spec)
-        args = [self.keys.job_prefix, self.keys.wait_prefix, now_ms(), ttl_s, owner, 1, *row]
-        reply = await self.scripts.call("add", [*self._add_keys(), self.keys.key(guard)], args)
-        return _enqueued([reply])[0] if reply else None
-
-    def _add_keys(self) -> list[str]:
-        k = self.keys
-        return [k.id_counter, k.priorities, k.delayed, k.notify]
+        added = await self.lua.add([self._encode(spec)], now_ms(), (guard, ttl_s, owner))
+        return added[0] if added else None
 
     def _encode(self, spec: JobSpec) -> list[Any]:
         if not isinstance(spec.name, str) or not spec.name:
@@ -187,12 +158,7 @@ class Queue:
 
     async def counts(self) -> QueueCounts:
         """Jobs per state, in one round trip, without scanning any job."""
-        reply = await self.scripts.call("counts", self._count_keys(), [self.keys.wait_prefix])
-        return counts_from_reply(reply)
-
-    def _count_keys(self) -> list[str]:
-        k = self.keys
-        return [k.priorities, k.delayed, k.active, k.completed, k.failed, k.paused]
+        return await self.lua.counts()
 
     async def is_paused(self) -> bool:
         """Whether the queue is paused."""
@@ -276,13 +242,7 @@ class Queue:
         return await self._set_paused(False)
 
     async def _set_paused(self, pause: bool) -> bool:
-        k = self.keys
-        changed = await self.scripts.call(
-            "set_paused",
-            [k.paused, k.notify, k.events],
-            ["1" if pause else "0", now_ms(), self.options.events_max],
-        )
-        return bool(changed)
+        return await self.lua.set_paused(pause, now_ms())
 
     async def retry_failed(self, limit: int | None = None) -> int:
         """Move up to ``limit`` failed jobs (all when ``None``), oldest first, back to
@@ -290,7 +250,7 @@ class Queue:
         moved = 0
         while limit is None or moved < limit:
             batch = CONTROL_BATCH if limit is None else min(CONTROL_BATCH, limit - moved)
-            done = await self._retry(batch, [])
+            done = await self.lua.retry_failed(now_ms(), batch)
             moved += done
             if done < batch:
                 break
@@ -298,16 +258,7 @@ class Queue:
 
     async def retry_jobs(self, job_ids: Sequence[str]) -> int:
         """Retry these failed jobs; ids not in the failed set are skipped."""
-        return await self._retry(len(job_ids), list(job_ids)) if job_ids else 0
-
-    async def _retry(self, limit: int, ids: list[str]) -> int:
-        k = self.keys
-        args = [k.job_prefix, k.wait_prefix, now_ms(), limit, self.options.events_max, *ids]
-        return int(
-            await self.scripts.call(
-                "retry_failed", [k.failed, k.priorities, k.notify, k.events], args
-            )
-        )
+        return await self.lua.retry_failed(now_ms(), len(job_ids), job_ids) if job_ids else 0
 
     async def clean(
         self,
@@ -322,11 +273,7 @@ class Queue:
         removed = 0
         while limit is None or removed < limit:
             batch = CONTROL_BATCH if limit is None else min(CONTROL_BATCH, limit - removed)
-            done = int(
-                await self.scripts.call(
-                    "clean", [key], [self.keys.job_prefix, self.keys.log_prefix, cutoff, batch]
-                )
-            )
+            done = await self.lua.clean(key, cutoff, batch)
             removed += done
             if done < batch:
                 break
@@ -348,22 +295,9 @@ class Queue:
 
     async def drain(self) -> int:
         """Delete every waiting and delayed job (active ones run on). Returns how many."""
-        k = self.keys
         removed = 0
         while True:
-            done = int(
-                await self.scripts.call(
-                    "drain",
-                    [k.priorities, k.delayed, k.events],
-                    [
-                        k.job_prefix,
-                        k.wait_prefix,
-                        k.log_prefix,
-                        CONTROL_BATCH,
-                        self.options.events_max,
-                    ],
-                )
-            )
+            done = await self.lua.drain(CONTROL_BATCH)
             removed += done
             if done == 0:
                 return removed
@@ -374,31 +308,10 @@ class Queue:
         Raises:
             JobActiveError: the job is running; it is left alone.
         """
-        k = self.keys
-        code = int(
-            await self.scripts.call(
-                "remove",
-                [k.delayed, k.completed, k.failed, k.events],
-                [k.job_prefix, k.wait_prefix, k.log_prefix, job_id, self.options.events_max],
-            )
-        )
+        code = await self.lua.remove(job_id)
         if code < 0:
             raise JobActiveError(f"job {job_id} is active; stop or wait for it first")
         return code == 1
-
-
-def _enqueued(replies: list[Any]) -> list[Enqueued]:
-    out: list[Enqueued] = []
-    for reply in replies:
-        for i in range(0, len(reply), 2):
-            out.append(Enqueued(reply[i].decode(), bool(reply[i + 1])))
-    return out
-
-
-def counts_from_reply(reply: list[int]) -> QueueCounts:
-    """Map a ``counts`` script reply to ``QueueCounts``."""
-    waiting, delayed, active, completed, failed, paused = (int(x) for x in reply)
-    return QueueCounts(waiting, delayed, active, completed, failed, bool(paused))
 
 
 def encode_data(data: Any, max_payload: int) -> str:

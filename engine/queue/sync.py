@@ -15,7 +15,8 @@ from engine.client import make_client
 from engine.job import Job, JobState
 from engine.keys import DEFAULT_PREFIX
 from engine.options import Backoff, QueueOptions
-from engine.queue.queue import Enqueued, JobSpec, Queue, QueueCounts
+from engine.queue.queue import JobSpec, Queue
+from engine.scripts.replies import Enqueued, QueueCounts
 
 T = TypeVar("T")
 

@@ -17,13 +17,14 @@ from redis.exceptions import NoScriptError
 
 from engine.keys import log_stream_key, supervisors_key
 from engine.logs import read_log_stream
-from engine.queue.queue import Queue, QueueCounts, counts_from_reply
+from engine.queue.queue import Queue
 from engine.runtime.metrics import MetricWindow, QueueMetrics, fold, summarize
 from engine.runtime.supervisor import (
     SupervisorInfo,
     live_supervisors,
 )
-from engine.scripts import Scripts, sha
+from engine.scripts import Scripts, pipeline_call
+from engine.scripts.replies import QueueCounts, parse_counts
 
 WINDOW_MINUTES = 60
 """Minutes of metrics in a snapshot."""
@@ -152,7 +153,7 @@ async def collect_with_windows(
         stats.append(
             QueueStats(
                 queue.name,
-                counts_from_reply(chunk[0]),
+                parse_counts(chunk[0]),
                 summarize(window),
                 workers,
             )
@@ -177,17 +178,7 @@ async def _read(
     pipe = redis.pipeline(transaction=False)
     for queue in queues:
         k = queue.keys
-        pipe.evalsha(
-            sha("counts"),
-            6,
-            k.priorities,
-            k.delayed,
-            k.active,
-            k.completed,
-            k.failed,
-            k.paused,
-            k.wait_prefix,
-        )
+        pipeline_call(pipe, queue.lua.counts_call())
         for m in range(minute - WINDOW_MINUTES + 1, minute + 1):
             pipe.hgetall(k.metrics(m))
     pipe.info()

@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
 from engine.client import UNREACHABLE
@@ -123,6 +124,13 @@ class Scripts:
 
     async def _send(self, calls: Sequence[Call]) -> list[Any]:
         pipe = self.redis.pipeline(transaction=False)
-        for name, keys, args in calls:
-            pipe.evalsha(sha(name), len(keys), *keys, *args)
+        for call in calls:
+            pipeline_call(pipe, call)
         return list(await pipe.execute(raise_on_error=False))
+
+
+def pipeline_call(pipe: Pipeline, call: Call) -> None:
+    """Queue one script call on a pipeline that also carries other commands (the caller
+    loads the scripts again on NOSCRIPT)."""
+    name, keys, args = call
+    pipe.evalsha(sha(name), len(keys), *keys, *args)

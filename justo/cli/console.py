@@ -10,9 +10,10 @@ from redis.asyncio import Redis
 
 from console.app import JustoConsole
 from console.source import RedisSource
+from engine.admin import Redactor
 from engine.client import make_client, redact_url
 from engine.errors import ConfigError, EngineError
-from engine.logs import setup_logging
+from engine.logs import secret_values, setup_logging
 from engine.runtime.connection import RedisRuntime, check_redis
 from engine.runtime.service import validate_modules
 from engine.runtime.settings import Settings
@@ -110,6 +111,9 @@ def run_console(
             RedisSource(make_client(url), settings),
             supervisor=supervisor,
             mode_label=f"{where} · {mode}",
+            # The screens mask the environment's secret values too (e.g. an API key a
+            # failing job echoed into its error).
+            redactor=Redactor(secret_values(env)),
         )
         return app.run() or 0
     except ConfigError as exc:

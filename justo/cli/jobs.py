@@ -15,9 +15,10 @@ from rich.table import Table
 from engine.errors import JobActiveError
 from engine.job import Job, JobState
 from engine.logs import redact, secret_values
-from engine.queue.queue import Enqueued, Queue
+from engine.queue.queue import Queue
 from engine.redaction import redact_payload
 from engine.runtime.settings import Settings
+from engine.scripts.replies import Enqueued
 from justo.cli.common import (
     check_queue,
     fail,

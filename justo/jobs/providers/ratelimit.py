@@ -17,7 +17,9 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from engine.errors import RedisUnavailableError
 from engine.scripts import Scripts
+from engine.scripts.queue_scripts import rate_limit
 from justo.jobs.lawsuit import TransientProviderError
 
 Clock = Callable[[], float]
@@ -75,12 +77,13 @@ class RateLimiter:
     async def try_acquire(self) -> float:
         """Take a slot if there is one: returns 0, else the seconds until there may be one."""
         now_ms = int(self._clock() * 1000)
-        args = [now_ms, self.limit, self.window_ms, uuid.uuid4().hex]
         try:
-            wait_ms = await self._scripts.call("rate_limit", [self.key], args)
-        except RedisError as exc:
+            wait_ms = await rate_limit(
+                self._scripts, self.key, now_ms, self.limit, self.window_ms, uuid.uuid4().hex
+            )
+        except (RedisError, RedisUnavailableError) as exc:
             raise TransientProviderError(f"rate limiter unavailable: {type(exc).__name__}") from exc
-        return int(wait_ms) / 1000
+        return wait_ms / 1000
 
     async def acquire(self) -> None:
         """Wait until a slot is free and take it.
