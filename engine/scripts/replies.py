@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
-OutcomeKind = Literal["c", "C", "r", "f"]
-"""``c`` completed, ``C`` completed and deleted at once, ``r`` retry later, ``f`` failed."""
+
+class OutcomeKind(StrEnum):
+    """How one try ended, as ``finish.lua`` reads it (its wire code)."""
+
+    COMPLETED = "c"
+    COMPLETED_DELETE = "C"
+    """Completed, and the job record deleted at once (``retention=0``)."""
+    RETRY = "r"
+    FAILED = "f"
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class Outcome:
         return [
             self.id,
             self.token,
-            self.kind,
+            self.kind.value,
             self.value,
             self.traceback,
             self.run_ms,

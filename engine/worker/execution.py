@@ -11,8 +11,9 @@ from engine.errors import JobTimeoutError, MalformedJobError, UnknownJobTypeErro
 from engine.logs import queue_logger
 from engine.options import Backoff
 from engine.queue.queue import Queue, now_ms
+from engine.scripts.replies import OutcomeKind
 from engine.worker.context import JobContext
-from engine.worker.leases import Leased, Outcome, OutcomeKind
+from engine.worker.leases import Leased, Outcome
 from engine.worker.registry import Registry
 
 MAX_ERROR_CHARS = 2000
@@ -34,10 +35,12 @@ async def run_job(queue: Queue, registry: Registry, job: Leased, ctx: JobContext
     except MalformedJobError as exc:
         # Retrying cannot fix bad bytes: fail at once, raw payload kept on the job.
         queue_logger(queue.name).error("job %s (%s): %s", job.id, job.name, exc)
-        return _outcome(job, "f", exc, started, wait_ms)
+        return _outcome(job, OutcomeKind.FAILED, exc, started, wait_ms)
     except Exception as exc:
         return _failure(queue, job, exc, started, wait_ms)
-    kind: OutcomeKind = "C" if job.options.get("retention") == 0 else "c"
+    kind: OutcomeKind = (
+        OutcomeKind.COMPLETED_DELETE if job.options.get("retention") == 0 else OutcomeKind.COMPLETED
+    )
     return Outcome(job.id, job.token, kind, value, "", now_ms() - started, wait_ms)
 
 
@@ -103,7 +106,7 @@ def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: i
             _describe(exc),
             delay,
         )
-        return _outcome(job, "r", exc, started, wait_ms, delay)
+        return _outcome(job, OutcomeKind.RETRY, exc, started, wait_ms, delay)
     queue_logger(queue.name).error(
         "job %s (%s) failed after %d attempt(s): %s",
         job.id,
@@ -111,7 +114,7 @@ def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: i
         job.attempts_made,
         _describe(exc),
     )
-    return _outcome(job, "f", exc, started, wait_ms)
+    return _outcome(job, OutcomeKind.FAILED, exc, started, wait_ms)
 
 
 def _asked_delay_ms(exc: Exception) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 from engine.client import REDIS_DOWN
 from engine.logs import queue_logger
 from engine.queue.queue import Queue, now_ms
+from engine.scripts.replies import OutcomeKind
 from engine.worker import leases
 from engine.worker.context import JobContext
 from engine.worker.execution import run_job
@@ -277,9 +278,9 @@ class Worker:
         return outcome
 
     def _count(self, outcome: Outcome) -> None:
-        if outcome.kind in ("c", "C"):
+        if outcome.kind in (OutcomeKind.COMPLETED, OutcomeKind.COMPLETED_DELETE):
             self.stats.completed += 1
-        elif outcome.kind == "r":
+        elif outcome.kind == OutcomeKind.RETRY:
             self.stats.retried += 1
         else:
             self.stats.failed += 1

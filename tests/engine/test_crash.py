@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from engine import JobSpec, JobState, Queue, QueueOptions
 from engine.queue.queue import now_ms
+from engine.scripts.replies import OutcomeKind
 from engine.worker import leases
 from tests.conftest import eventually
 
@@ -86,7 +87,7 @@ async def test_sigkilled_worker_loses_no_job(redis: Redis, redis_url: str, prefi
     token = tokens[stale]
     assert token is not None
     rejected = await leases.finish(
-        queue, now_ms(), [leases.Outcome(stale, token.decode(), "f", "late ack")]
+        queue, now_ms(), [leases.Outcome(stale, token.decode(), OutcomeKind.FAILED, "late ack")]
     )
     assert rejected == [stale]
     job = await queue.get_job(stale)

@@ -15,6 +15,7 @@ from engine import (
     PayloadTooLargeError,
 )
 from engine.queue.queue import now_ms
+from engine.scripts.replies import OutcomeKind
 from engine.worker import leases
 from tests.conftest import QueueFactory
 
@@ -135,7 +136,7 @@ async def _fail_jobs(q: object, n: int) -> list[str]:
     assert isinstance(q, Queue)
     await q.add_bulk(JobSpec("n", i, attempts=1) for i in range(n))
     fetched = await leases.fetch(q, now_ms(), n, "w1")
-    outcomes = [leases.Outcome(j.id, j.token, "f", "Boom: no") for j in fetched.jobs]
+    outcomes = [leases.Outcome(j.id, j.token, OutcomeKind.FAILED, "Boom: no") for j in fetched.jobs]
     assert await leases.finish(q, now_ms(), outcomes) == []
     return [j.id for j in fetched.jobs]
 

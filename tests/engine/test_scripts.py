@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from engine.client import make_client
 from engine.queue.queue import JobSpec, Queue
+from engine.scripts.replies import OutcomeKind
 from engine.worker import leases
 from engine.worker.leases import Outcome
 from tests.conftest import QueueFactory
@@ -366,7 +367,9 @@ async def test_finish_complete_records_result(redis: Redis, make_queue: QueueFac
     await add(q, T0, Row())
     job = await lease_one(q, T0)
     rejected = await leases.finish(
-        q, T0 + 40, [Outcome(job.id, job.token, "c", '{"ok":1}', run_ms=30, wait_ms=10)]
+        q,
+        T0 + 40,
+        [Outcome(job.id, job.token, OutcomeKind.COMPLETED, '{"ok":1}', run_ms=30, wait_ms=10)],
     )
     assert rejected == []
     rec = await text_fields(redis, k.job(job.id))
@@ -382,7 +385,7 @@ async def test_finish_complete_records_result(redis: Redis, make_queue: QueueFac
     # Completing with an empty value writes no "res" field.
     await add(q, T0, Row(id="n"))
     other = await lease_one(q, T0)
-    assert await finish_one(q, T0 + 50, other, "c") == []
+    assert await finish_one(q, T0 + 50, other, OutcomeKind.COMPLETED) == []
     assert "res" not in await fields(redis, k.job("n"))
 
 
@@ -392,7 +395,7 @@ async def test_finish_complete_and_delete(redis: Redis, make_queue: QueueFactory
     await add(q, T0, Row())
     job = await lease_one(q, T0)
     assert await update(q, job.id, job.token, "log", "line") == 1
-    assert await finish_one(q, T0 + 1, job, "C") == []
+    assert await finish_one(q, T0 + 1, job, OutcomeKind.COMPLETED_DELETE) == []
     assert not await redis.exists(k.job(job.id), k.job_logs(job.id))
     assert await redis.zcard(k.completed) == 0
     assert await redis.zcard(k.active) == 0
@@ -411,8 +414,12 @@ async def test_finish_retry_with_and_without_delay(redis: Redis, make_queue: Que
         q,
         T0 + 100,
         [
-            Outcome(later.id, later.token, "r", "E: slow", tb, run_ms=5, delay_ms=2000),
-            Outcome(now.id, now.token, "r", "E: " + "x" * 600, tb, run_ms=6, delay_ms=0),
+            Outcome(
+                later.id, later.token, OutcomeKind.RETRY, "E: slow", tb, run_ms=5, delay_ms=2000
+            ),
+            Outcome(
+                now.id, now.token, OutcomeKind.RETRY, "E: " + "x" * 600, tb, run_ms=6, delay_ms=0
+            ),
         ],
     )
     assert rejected == []
@@ -446,7 +453,9 @@ async def test_finish_fail(redis: Redis, make_queue: QueueFactory) -> None:
     job = await lease_one(q, T0)
     assert (
         await leases.finish(
-            q, T0 + 9, [Outcome(job.id, job.token, "f", "ValueError: x", "tb", run_ms=8)]
+            q,
+            T0 + 9,
+            [Outcome(job.id, job.token, OutcomeKind.FAILED, "ValueError: x", "tb", run_ms=8)],
         )
         == []
     )
@@ -473,12 +482,12 @@ async def test_finish_token_mismatch_is_rejected_and_job_untouched(
     a, b = await lease(q, T0, 2)
     before = await fields(redis, k.job(a.id))
     active_before = await scores(redis, k.active)
-    for kind in ("c", "C", "r", "f"):
+    for kind in OutcomeKind:
         rejected = await leases.finish(
             q, T0 + 1, [Outcome(a.id, str(int(a.token) + 100), kind, "v", delay_ms=0)]
         )
         assert rejected == [a.id]
-    assert await leases.finish(q, T0 + 1, [Outcome("nope", "1", "c")]) == ["nope"]
+    assert await leases.finish(q, T0 + 1, [Outcome("nope", "1", OutcomeKind.COMPLETED)]) == ["nope"]
     assert await fields(redis, k.job(a.id)) == before
     assert await scores(redis, k.active) == active_before
     for key in (k.completed, k.failed, k.delayed, k.events):
@@ -488,12 +497,17 @@ async def test_finish_token_mismatch_is_rejected_and_job_untouched(
 
     # The right token but no longer in the active set: rejected as well.
     await redis.zrem(k.active, b.id)
-    assert await finish_one(q, T0 + 2, b, "c") == [b.id]
+    assert await finish_one(q, T0 + 2, b, OutcomeKind.COMPLETED) == [b.id]
     assert (await text_fields(redis, k.job(b.id)))["state"] == "active"
 
     # In a mixed batch only the stale outcome is rejected.
     assert await leases.finish(
-        q, T0 + 3, [Outcome(b.id, b.token, "c"), Outcome(a.id, a.token, "c")]
+        q,
+        T0 + 3,
+        [
+            Outcome(b.id, b.token, OutcomeKind.COMPLETED),
+            Outcome(a.id, a.token, OutcomeKind.COMPLETED),
+        ],
     ) == [b.id]
     assert await scores(redis, k.completed) == {a.id: T0 + 3}
 
@@ -508,7 +522,9 @@ async def test_finish_trims_completed_and_failed_with_their_logs(
     for job in leased:
         assert await update(q, job.id, job.token, "log", f"log of {job.id}") == 1
     for i, job in enumerate(leased):
-        kind: leases.OutcomeKind = "c" if job.id.startswith("c") else "f"
+        kind: leases.OutcomeKind = (
+            OutcomeKind.COMPLETED if job.id.startswith("c") else OutcomeKind.FAILED
+        )
         assert await finish_one(q, T0 + 10 + i, job, kind) == []
     assert list(await scores(redis, k.completed)) == ["c2", "c3"]
     assert list(await scores(redis, k.failed)) == ["f2"]
@@ -526,7 +542,12 @@ async def test_finish_keep_minus_one_keeps_everything(
     await add(q, T0, *[Row() for _ in range(4)])
     jobs = await lease(q, T0, 4)
     await leases.finish(
-        q, T0 + 1, [Outcome(j.id, j.token, "c" if i % 2 else "f") for i, j in enumerate(jobs)]
+        q,
+        T0 + 1,
+        [
+            Outcome(j.id, j.token, OutcomeKind.COMPLETED if i % 2 else OutcomeKind.FAILED)
+            for i, j in enumerate(jobs)
+        ],
     )
     assert await redis.zcard(q.keys.completed) == 2
     assert await redis.zcard(q.keys.failed) == 2
@@ -546,10 +567,12 @@ async def test_finish_metrics_per_minute(redis: Redis, make_queue: QueueFactory)
         q,
         now,
         [
-            Outcome(a.id, a.token, "c", run_ms=100, wait_ms=6),
-            Outcome(b.id, b.token, "f", "E", run_ms=5, wait_ms=0),
-            Outcome(c.id, c.token, "r", "E", run_ms=0, wait_ms=6, delay_ms=10),
-            Outcome("stale", "1", "c", run_ms=1000, wait_ms=1000),  # rejected: not counted
+            Outcome(a.id, a.token, OutcomeKind.COMPLETED, run_ms=100, wait_ms=6),
+            Outcome(b.id, b.token, OutcomeKind.FAILED, "E", run_ms=5, wait_ms=0),
+            Outcome(c.id, c.token, OutcomeKind.RETRY, "E", run_ms=0, wait_ms=6, delay_ms=10),
+            Outcome(
+                "stale", "1", OutcomeKind.COMPLETED, run_ms=1000, wait_ms=1000
+            ),  # rejected: not counted
         ],
     )
     minute = {f: int(v) for f, v in (await text_fields(redis, k.metrics(now // 60000))).items()}
@@ -564,7 +587,7 @@ async def test_finish_metrics_per_minute(redis: Redis, make_queue: QueueFactory)
     assert 0 < ttl <= 3600
 
     # The next minute gets its own hash; the first one is not touched.
-    await finish_one(q, now + 1000, d, "c")
+    await finish_one(q, now + 1000, d, OutcomeKind.COMPLETED)
     assert (await text_fields(redis, k.metrics(now // 60000 + 1)))["c"] == "1"
     assert int((await text_fields(redis, k.metrics(now // 60000)))["c"]) == 1
     assert len([key async for key in redis.scan_iter(match=k.metrics_prefix + "*")]) == 2
@@ -578,7 +601,7 @@ async def test_renew_extends_only_matching_tokens(redis: Redis, make_queue: Queu
     k = q.keys
     await add(q, T0, Row(id="a"), Row(id="b"), Row(id="c"))
     a, b, c = await lease(q, T0, 3)
-    await finish_one(q, T0 + 1, c, "c")
+    await finish_one(q, T0 + 1, c, OutcomeKind.COMPLETED)
     lost = await leases.renew(
         q, T0 + 500, [(a.id, a.token), (b.id, "999"), (c.id, c.token), ("ghost", "1")]
     )
@@ -654,7 +677,7 @@ async def test_reap_requeues_expired_lease_at_head_and_voids_the_old_token(
 
     # The lost worker's late calls are all refused.
     snapshot = await fields(redis, k.job("a"))
-    assert await finish_one(q, T0 + 2000, a, "c") == ["a"]
+    assert await finish_one(q, T0 + 2000, a, OutcomeKind.COMPLETED) == ["a"]
     assert await leases.renew(q, T0 + 2000, [(a.id, a.token)]) == ["a"]
     assert await leases.release(q, [(a.id, a.token)]) == 0
     assert await update(q, a.id, a.token, "progress", "99") == 0
@@ -665,8 +688,8 @@ async def test_reap_requeues_expired_lease_at_head_and_voids_the_old_token(
     again = await lease_one(q, T0 + 3000, "w2")
     assert (again.id, again.stalls, again.attempts_made) == ("a", 1, 2)
     assert int(again.token) > int(a.token)
-    assert await finish_one(q, T0 + 3001, a, "c") == ["a"]
-    assert await finish_one(q, T0 + 3001, again, "c") == []
+    assert await finish_one(q, T0 + 3001, a, OutcomeKind.COMPLETED) == ["a"]
+    assert await finish_one(q, T0 + 3001, again, OutcomeKind.COMPLETED) == []
 
 
 async def test_reap_fails_job_at_max_stalls(redis: Redis, make_queue: QueueFactory) -> None:
@@ -743,7 +766,7 @@ async def _failed_jobs(q: Queue, n: int, start: int = T0) -> list[str]:
     rows = await add(q, start, *[Row(prio=7) for _ in range(n)])
     jobs = await lease(q, start, n)
     for i, job in enumerate(jobs):
-        assert await finish_one(q, start + 1 + i, job, "f", "E") == []
+        assert await finish_one(q, start + 1 + i, job, OutcomeKind.FAILED, "E") == []
     return [i for i, _ in rows]
 
 
@@ -825,7 +848,7 @@ async def test_clean_cutoff_and_limit_delete_hash_and_logs(
     jobs = await lease(q, T0, 4)
     for i, job in enumerate(jobs):
         await update(q, job.id, job.token, "log", "hello")
-        await finish_one(q, T0 + i, job, "c")
+        await finish_one(q, T0 + i, job, OutcomeKind.COMPLETED)
     assert await clean(q, k.completed, T0 + 2, 2) == 2  # oldest first, limit honoured
     assert list(await scores(redis, k.completed)) == ["j2", "j3"]
     for gone in ("j0", "j1"):
@@ -875,7 +898,7 @@ async def test_drain_waiting_and_delayed_only_in_batches(
     assert not await redis.exists(k.priorities, k.delayed)
     # The active job runs on.
     assert await scores(redis, k.active) == {"run": T0 + q.options.lease_ms}
-    assert await finish_one(q, T0 + 1, running, "c") == []
+    assert await finish_one(q, T0 + 1, running, OutcomeKind.COMPLETED) == []
     assert [(e["ev"], e["count"]) for e in await events(redis, q)] == [
         ("drained", "3"),
         ("drained", "3"),
@@ -902,8 +925,8 @@ async def test_remove_reply_codes_and_structures(redis: Redis, make_queue: Queue
     act = await lease_one(q, T0)
     done, bad = await lease(q, T0, 2)
     assert (act.id, done.id, bad.id) == ("act", "done", "bad")
-    await finish_one(q, T0 + 1, done, "c")
-    await finish_one(q, T0 + 1, bad, "f", "E")
+    await finish_one(q, T0 + 1, done, OutcomeKind.COMPLETED)
+    await finish_one(q, T0 + 1, bad, OutcomeKind.FAILED, "E")
     for job_id in ("b", "later", "done", "bad"):
         await rpush(redis, k.job_logs(job_id), "log")
     await redis.delete(k.events)
@@ -925,7 +948,9 @@ async def test_remove_reply_codes_and_structures(redis: Redis, make_queue: Queue
     assert await events(redis, q) == [
         {"ev": "removed", "id": i} for i in ("b", "later", "done", "bad")
     ]
-    assert await finish_one(q, T0 + 2, act, "c") == []  # the active job was left intact
+    assert (
+        await finish_one(q, T0 + 2, act, OutcomeKind.COMPLETED) == []
+    )  # the active job was left intact
 
 
 # =============================================================== update_job
@@ -951,7 +976,7 @@ async def test_update_job_checks_token_records_progress_and_caps_log(
         assert await update(q, "a", job.token, "log", f"line {i}", max_lines=3) == 1
     assert await items(redis, k.job_logs("a")) == ["line 2", "line 3", "line 4"]
 
-    await finish_one(q, T0 + 1, job, "c")
+    await finish_one(q, T0 + 1, job, OutcomeKind.COMPLETED)
     assert await update(q, "a", job.token, "log", "after finish") == 0
     assert await items(redis, k.job_logs("a")) == ["line 2", "line 3", "line 4"]
     # A job that does not exist gets nothing written either.
@@ -979,8 +1004,8 @@ async def test_counts_per_state(redis: Redis, make_queue: QueueFactory) -> None:
     assert await counts(q) == [0, 0, 0, 0, 0, 0]
     await add(q, T0, *[Row(prio=p) for p in (0, 0, 3, 9, 9, 9, 9)], Row(delay=100))
     jobs = await lease(q, T0, 3)  # 0, 0, 3
-    await finish_one(q, T0, jobs[0], "c")
-    await finish_one(q, T0, jobs[1], "f")
+    await finish_one(q, T0, jobs[0], OutcomeKind.COMPLETED)
+    await finish_one(q, T0, jobs[1], OutcomeKind.FAILED)
     await set_paused(q, True, T0)
     assert await counts(q) == [4, 1, 1, 1, 1, 1]
     # A stale priority entry whose list is empty counts as zero.
@@ -1072,7 +1097,16 @@ async def test_concurrent_finish_with_one_token_is_accepted_once(
         await add(queues[0], T0, Row(id="a"))
         job = await lease_one(queues[0], T0)
         replies = await asyncio.gather(
-            *[finish_one(queues[i % 4], T0 + 1, job, "c" if i % 2 else "f", "E") for i in range(20)]
+            *[
+                finish_one(
+                    queues[i % 4],
+                    T0 + 1,
+                    job,
+                    OutcomeKind.COMPLETED if i % 2 else OutcomeKind.FAILED,
+                    "E",
+                )
+                for i in range(20)
+            ]
         )
     finally:
         for c in clients:
@@ -1098,7 +1132,7 @@ async def test_reap_racing_finish_leaves_one_consistent_outcome(
         async def acks() -> list[str]:
             rejected: list[str] = []
             for job in jobs:
-                rejected += await finish_one(worker_q, T0 + 50_000, job, "c")
+                rejected += await finish_one(worker_q, T0 + 50_000, job, OutcomeKind.COMPLETED)
             return rejected
 
         async def reaps() -> list[str]:
