@@ -85,8 +85,16 @@ class QueueScripts:
 
     # ------------------------------------------------------------ worker side
 
-    def fetch_call(self, now: int, limit: int, worker_id: str, alone_ok: bool = True) -> Call:
-        """``fetch``: lease up to ``limit`` jobs (parse with ``parse_fetch``).
+    def fetch_call(
+        self,
+        now: int,
+        limit: int,
+        worker_id: str,
+        alone_ok: bool = True,
+        max_promote: int = MAX_PROMOTE,
+    ) -> Call:
+        """``fetch``: lease up to ``limit`` jobs (parse with ``parse_fetch``), promoting at
+        most ``max_promote`` due delayed jobs first.
 
         ``alone_ok``: the caller runs nothing now, so it may take a quarantined job (alone).
         """
@@ -109,7 +117,7 @@ class QueueScripts:
             limit,
             o.lease_ms,
             worker_id,
-            MAX_PROMOTE,
+            max_promote,
             o.events_max,
             "1" if alone_ok else "0",
         ]
@@ -144,14 +152,14 @@ class QueueScripts:
         """Run ``finish_call``; returns the ids whose lease was lost."""
         return parse_ids(await self.scripts.call(*self.finish_call(now, outcomes)))
 
-    def update_job_call(self, job_id: str, token: str, kind: str, value: str) -> Call:
-        """``update_job``: progress (``kind="progress"``) or a log line (``"log"``)."""
+    def update_job_call(
+        self, job_id: str, token: str, kind: str, value: str, max_lines: int | None = None
+    ) -> Call:
+        """``update_job``: progress (``kind="progress"``) or a log line (``"log"``), keeping
+        the last ``max_lines`` log lines (the queue's limit by default)."""
         k = self.keys
-        return (
-            "update_job",
-            [k.job(job_id), k.job_logs(job_id)],
-            [token, kind, value, self.options.max_log_lines],
-        )
+        cap = self.options.max_log_lines if max_lines is None else max_lines
+        return ("update_job", [k.job(job_id), k.job_logs(job_id)], [token, kind, value, cap])
 
     async def renew(self, deadline: int, held: Sequence[tuple[str, str]]) -> list[str]:
         """``renew``: extend the leases of (id, token) pairs to ``deadline``; returns the

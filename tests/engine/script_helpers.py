@@ -1,7 +1,8 @@
 """Thin, explicit-time callers of the engine's Lua scripts for ``test_scripts.py``.
 
-Every helper passes ``now`` (epoch ms) itself, so tests simulate time instead of sleeping,
-and builds the KEYS/ARGV lists exactly as each script's header names them.
+Every helper passes ``now`` (epoch ms) itself, so tests simulate time instead of sleeping;
+KEYS and ARGV come from the engine's typed script methods (``Queue.lua``), so these tests
+check those builders against the scripts too.
 """
 
 from __future__ import annotations
@@ -36,12 +37,8 @@ class Row:
 
 async def add(q: Queue, now: int, *rows: Row) -> list[tuple[str, int]]:
     """Run ``add``; returns (id, created) per row."""
-    k = q.keys
-    args: list[Any] = [k.job_prefix, k.wait_prefix, now, 0, "", len(rows)]
-    for r in rows:
-        args += [r.id, r.name, r.data, r.prio, r.delay, r.opts]
-    reply = await q.scripts.call("add", [k.id_counter, k.priorities, k.delayed, k.notify], args)
-    return [(reply[i].decode(), int(reply[i + 1])) for i in range(0, len(reply), 2)]
+    values = [(r.id, r.name, r.data, r.prio, r.delay, r.opts) for r in rows]
+    return [(e.id, int(e.created)) for e in await q.lua.add(values, now)]
 
 
 async def lease(q: Queue, now: int, limit: int = 1, worker: str = "w1") -> list[Leased]:
@@ -64,73 +61,35 @@ async def finish_one(
 
 
 async def set_paused(q: Queue, pause: bool, now: int) -> int:
-    k = q.keys
-    return int(
-        await q.scripts.call(
-            "set_paused",
-            [k.paused, k.notify, k.events],
-            ["1" if pause else "0", now, q.options.events_max],
-        )
-    )
+    return int(await q.lua.set_paused(pause, now))
 
 
 async def retry_failed(q: Queue, now: int, limit: int, ids: list[str] | None = None) -> int:
-    k = q.keys
-    args: list[Any] = [k.job_prefix, k.wait_prefix, now, limit, q.options.events_max, *(ids or [])]
-    return int(
-        await q.scripts.call("retry_failed", [k.failed, k.priorities, k.notify, k.events], args)
-    )
+    return await q.lua.retry_failed(now, limit, ids or [])
 
 
 async def clean(q: Queue, set_key: str, cutoff: int, limit: int) -> int:
-    k = q.keys
-    return int(
-        await q.scripts.call("clean", [set_key], [k.job_prefix, k.log_prefix, cutoff, limit])
-    )
+    return await q.lua.clean(set_key, cutoff, limit)
 
 
 async def drain(q: Queue, limit: int) -> int:
-    k = q.keys
-    return int(
-        await q.scripts.call(
-            "drain",
-            [k.priorities, k.delayed, k.events],
-            [k.job_prefix, k.wait_prefix, k.log_prefix, limit, q.options.events_max],
-        )
-    )
+    return await q.lua.drain(limit)
 
 
 async def remove(q: Queue, job_id: str) -> int:
-    k = q.keys
-    return int(
-        await q.scripts.call(
-            "remove",
-            [k.delayed, k.completed, k.failed, k.events],
-            [k.job_prefix, k.wait_prefix, k.log_prefix, job_id, q.options.events_max],
-        )
-    )
+    return await q.lua.remove(job_id)
 
 
 async def update(
     q: Queue, job_id: str, token: str, kind: str, value: str, max_lines: int | None = None
 ) -> int:
-    k = q.keys
-    cap = q.options.max_log_lines if max_lines is None else max_lines
-    return int(
-        await q.scripts.call(
-            "update_job", [k.job(job_id), k.job_logs(job_id)], [token, kind, value, cap]
-        )
-    )
+    call = q.lua.update_job_call(job_id, token, kind, value, max_lines)
+    return int(await q.scripts.call(*call))
 
 
 async def counts(q: Queue) -> list[int]:
-    k = q.keys
-    reply = await q.scripts.call(
-        "counts",
-        [k.priorities, k.delayed, k.active, k.completed, k.failed, k.paused],
-        [k.wait_prefix],
-    )
-    return [int(x) for x in reply]
+    c = await q.lua.counts()
+    return [c.waiting, c.delayed, c.active, c.completed, c.failed, int(c.paused)]
 
 
 # ------------------------------------------------------------ raw commands

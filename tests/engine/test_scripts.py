@@ -191,19 +191,7 @@ async def test_fetch_promotes_at_most_max_promote(redis: Redis, make_queue: Queu
     q = make_queue()
     k = q.keys
     await add(q, T0, *[Row(delay=10 + i) for i in range(5)])
-    keys = [
-        k.priorities,
-        k.delayed,
-        k.active,
-        k.paused,
-        k.fence,
-        k.notify,
-        k.failed,
-        k.id_counter,
-        k.events,
-    ]
-    args = [k.job_prefix, k.wait_prefix, T0 + 100, 0, 1000, "w1", 2, 100]
-    reply = await q.scripts.call("fetch", keys, args)
+    reply = await q.scripts.call(*q.lua.fetch_call(T0 + 100, 0, "w1", max_promote=2))
     assert reply[:3] == [0, T0 + 12, 0]  # lease nothing, promote only the 2 oldest
     assert await items(redis, k.wait(10)) == ["1", "2"]
     assert await redis.zcard(k.delayed) == 3
