@@ -1,6 +1,8 @@
 """justo-console's queue engine: Redis lists, atomic Lua state changes, leases and retries.
 
-The engine is a library; it never imports the console or Textual.
+A generic library and its runtime: it knows no application (import-linter checks that it
+imports neither ``justo`` nor ``console`` nor any UI, database or HTTP library). Tools
+that read and control queues use ``engine.admin``.
 """
 
 from engine.errors import (
