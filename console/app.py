@@ -4,6 +4,10 @@ Data flow: a timer calls ``poll_once`` every ``refresh_s``; it awaits one pipeli
 snapshot (under a timeout) and assigns it to the ``snapshot`` reactive; screens watch it
 and update their widgets in place. A failed poll keeps the old snapshot, sets
 ``stale_since`` (a red banner) and notifies once; the next good poll clears it.
+
+Actions flow up: screens post ``console.messages`` (pause, retry, clean, remove ...) that
+bubble to the app, whose handlers confirm, call the source, notify and refresh. Screens
+see the app only as a ``console.host.ConsoleHost``, so they never import this module.
 """
 
 from __future__ import annotations
@@ -14,22 +18,31 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from console.messages import (
+    AfterAction,
+    CleanQueue,
+    PauseQueues,
+    RemoveJob,
+    ResumeQueues,
+    RetryFailed,
+    RetryJob,
+)
 from console.screens.clean import CleanModal, CleanRequest
 from console.screens.confirm import ConfirmModal
 from console.screens.crons import CronsScreen
 from console.screens.dashboard import DashboardScreen
 from console.screens.help import HelpScreen
 from console.source import ConsoleSource
-from engine.errors import EngineError
-from engine.runtime.stats import EngineSnapshot
+from engine.admin import EngineError, EngineSnapshot, Redactor
 
 log = logging.getLogger("justo.console")
 
@@ -58,6 +71,8 @@ class JustoConsole(App[int]):
         supervisor: run this supervisor inside the app (``None``: monitor only).
         mode_label: a short description for the header (e.g. "embedded Redis · supervisor").
         clock: the time source (tests freeze it).
+        redactor: masks secrets in what the screens show of jobs (default: secret-looking
+            fields and credentials in text; the launcher adds the environment's secrets).
     """
 
     CSS_PATH = "app.tcss"
@@ -82,6 +97,7 @@ class JustoConsole(App[int]):
         supervisor: SupervisorHandle | None = None,
         mode_label: str = "",
         clock: Callable[[], float] = time.time,
+        redactor: Redactor | None = None,
     ) -> None:
         super().__init__()
         self.clock = clock
@@ -90,6 +106,7 @@ class JustoConsole(App[int]):
         self.supervisor = supervisor
         self.mode_label = mode_label or ("supervisor running" if supervisor else "monitor")
         self.filter_text = ""
+        self.redactor = redactor if redactor is not None else Redactor()
         self._supervisor_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._polls_started = 0
@@ -135,10 +152,7 @@ class JustoConsole(App[int]):
         number = self._polls_started
         try:
             snapshot = await asyncio.wait_for(self.source.snapshot(), POLL_TIMEOUT_S)
-        except (TimeoutError, OSError, ConnectionError, EngineError) as exc:
-            self._mark_stale(exc)
-            return
-        except Exception as exc:  # redis-py errors and anything else: never crash the UI
+        except Exception as exc:  # Redis down, a timeout, anything else: never crash the UI
             self._mark_stale(exc)
             return
         if number < self._poll_applied:
@@ -164,37 +178,40 @@ class JustoConsole(App[int]):
         """Refresh now (after an action) instead of waiting for the timer."""
         self.run_worker(self.poll_once(), group="refresh", exit_on_error=False)
 
-    # ------------------------------------------------------------ actions
+    # ------------------------------------------------------------ actions (from screens)
 
-    async def pause(self, queues: list[str]) -> None:
+    @on(PauseQueues)
+    async def _pause_queues(self, message: PauseQueues) -> None:
         """Pause queues and say what changed."""
-        changed = [q for q in queues if await self._safely(self.source.pause(q))]
+        changed = [q for q in message.queues if await self._safely(self.source.pause(q))]
         self.notify(f"paused {', '.join(changed)}" if changed else "already paused")
         self.refresh_soon()
 
-    async def resume(self, queues: list[str]) -> None:
+    @on(ResumeQueues)
+    async def _resume_queues(self, message: ResumeQueues) -> None:
         """Resume queues and say what changed."""
-        changed = [q for q in queues if await self._safely(self.source.resume(q))]
+        changed = [q for q in message.queues if await self._safely(self.source.resume(q))]
         self.notify(f"resumed {', '.join(changed)}" if changed else "already running")
         self.refresh_soon()
 
-    async def _safely(self, call: object) -> bool:
+    async def _safely(self, call: Awaitable[bool]) -> bool:
         try:
-            return bool(await call)  # type: ignore[misc]
+            return bool(await call)
         except Exception as exc:
             self.notify(f"failed: {type(exc).__name__}: {exc}", severity="error")
             return False
 
-    def confirm_retry_failed(self, queue: str, after: Callable[[], object] | None = None) -> None:
-        """Ask, with the count, then retry every failed job of ``queue``."""
-        failed = self._failed_count(queue)
+    @on(RetryFailed)
+    def _confirm_retry_failed(self, message: RetryFailed) -> None:
+        """Ask, with the count, then retry every failed job of the queue."""
+        queue, failed = message.queue, self._failed_count(message.queue)
         if failed == 0:
             self.notify(f"{queue} has no failed jobs")
             return
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self.run_worker(self._retry_failed(queue, after), exit_on_error=False)
+                self.run_worker(self._retry_failed(queue, message.after), exit_on_error=False)
 
         self.push_screen(
             ConfirmModal(
@@ -210,35 +227,36 @@ class JustoConsole(App[int]):
         stats = next((q for q in snap.queues if q.name == queue), None) if snap else None
         return stats.counts.failed if stats else 0
 
-    async def _retry_failed(self, queue: str, after: Callable[[], object] | None) -> None:
+    async def _retry_failed(self, queue: str, after: AfterAction) -> None:
         moved = await self.source.retry_failed(queue)
         self.notify(f"{queue}: {moved} failed job(s) moved back to waiting")
         self._after(after)
 
-    def open_clean(self, queue: str, after: Callable[[], object] | None = None) -> None:
+    @on(CleanQueue)
+    def _open_clean(self, message: CleanQueue) -> None:
         """Open the clean dialog; delete what it confirms."""
 
         def done(request: CleanRequest | None) -> None:
             if request is not None:
-                self.run_worker(self._clean(queue, request, after), exit_on_error=False)
+                self.run_worker(
+                    self._clean(message.queue, request, message.after), exit_on_error=False
+                )
 
-        self.push_screen(CleanModal(self.source, queue), done)
+        self.push_screen(CleanModal(self.source, message.queue), done)
 
-    async def _clean(
-        self, queue: str, request: CleanRequest, after: Callable[[], object] | None
-    ) -> None:
+    async def _clean(self, queue: str, request: CleanRequest, after: AfterAction) -> None:
         deleted = await self.source.clean(queue, request.state, request.older_than)
         self.notify(f"{queue}: {deleted} {request.state} job(s) deleted")
         self._after(after)
 
-    def confirm_remove(
-        self, queue: str, job_id: str, after: Callable[[], object] | None = None
-    ) -> None:
+    @on(RemoveJob)
+    def _confirm_remove(self, message: RemoveJob) -> None:
         """Ask, then delete one job."""
+        queue, job_id = message.queue, message.job_id
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self.run_worker(self._remove(queue, job_id, after), exit_on_error=False)
+                self.run_worker(self._remove(queue, job_id, message.after), exit_on_error=False)
 
         self.push_screen(
             ConfirmModal(
@@ -247,7 +265,7 @@ class JustoConsole(App[int]):
             done,
         )
 
-    async def _remove(self, queue: str, job_id: str, after: Callable[[], object] | None) -> None:
+    async def _remove(self, queue: str, job_id: str, after: AfterAction) -> None:
         try:
             removed = await self.source.remove_job(queue, job_id)
         except EngineError as exc:
@@ -256,19 +274,21 @@ class JustoConsole(App[int]):
         self.notify(f"job {job_id} removed" if removed else f"job {job_id} was already gone")
         self._after(after)
 
-    def retry_job(self, queue: str, job_id: str, after: Callable[[], object] | None = None) -> None:
+    @on(RetryJob)
+    def _retry_job(self, message: RetryJob) -> None:
         """Retry one failed job (not destructive: no confirm)."""
+        self.run_worker(
+            self._retry_one(message.queue, message.job_id, message.after), exit_on_error=False
+        )
 
-        async def run() -> None:
-            moved = await self.source.retry_job(queue, job_id)
-            self.notify(
-                f"job {job_id} moved back to waiting" if moved else f"job {job_id} is not failed"
-            )
-            self._after(after)
+    async def _retry_one(self, queue: str, job_id: str, after: AfterAction) -> None:
+        moved = await self.source.retry_job(queue, job_id)
+        self.notify(
+            f"job {job_id} moved back to waiting" if moved else f"job {job_id} is not failed"
+        )
+        self._after(after)
 
-        self.run_worker(run(), exit_on_error=False)
-
-    def _after(self, after: Callable[[], object] | None) -> None:
+    def _after(self, after: AfterAction) -> None:
         if after is not None:
             after()
         self.refresh_soon()

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.job import Job, JobState
-from engine.queue.queue import QueueCounts
-from engine.runtime.metrics import QueueMetrics
-from engine.runtime.scheduler import ScheduleStatus
-from engine.runtime.stats import EngineSnapshot, QueueStats, RedisStats
-from engine.runtime.supervisor import SupervisorInfo
+from engine.admin import (
+    EngineSnapshot,
+    Job,
+    JobState,
+    QueueCounts,
+    QueueMetrics,
+    QueueStats,
+    RedisStats,
+    ScheduleStatus,
+    SupervisorInfo,
+)
 
 T0 = 1_796_040_000.0
 """The frozen "now" of the fake data (2026-11-30 12:00:00 UTC)."""

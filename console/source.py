@@ -12,11 +12,16 @@ from typing import Literal, Protocol
 
 from redis.asyncio import Redis
 
-from engine.job import Job, JobState
-from engine.queue.queue import Queue
-from engine.runtime.scheduler import ScheduleStatus, read_schedules
-from engine.runtime.settings import Settings
-from engine.runtime.stats import EngineSnapshot, collect
+from engine.admin import (
+    EngineSnapshot,
+    Job,
+    JobState,
+    Queue,
+    ScheduleStatus,
+    Settings,
+    collect,
+    read_schedules,
+)
 
 FinishedState = Literal["completed", "failed"]
 

@@ -2,7 +2,8 @@
 
 Everything that came from Redis is shown *literally*: ``literal`` turns control characters
 (ANSI/OSC escape sequences included) into visible symbols, and callers wrap the result in
-``rich.text.Text`` so Rich markup in job data is never interpreted.
+``rich.text.Text`` so Rich markup in job data is never interpreted. Durations are written
+by ``engine.admin.format_ms``, so the console, the CLI and the API spell them alike.
 """
 
 from __future__ import annotations
@@ -48,17 +49,6 @@ def count(n: int) -> str:
     if n < 1_000_000:
         return f"{n / 1000:.1f}k"
     return f"{n / 1_000_000:.1f}M"
-
-
-def duration_ms(ms: float | None) -> str:
-    """``None`` → ``-``; ``850`` → ``850ms``; ``12500`` → ``12.5s``; minutes beyond."""
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f}s"
-    return f"{ms / 60_000:.1f}m"
 
 
 def percent(ratio: float) -> str:

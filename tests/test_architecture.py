@@ -108,7 +108,7 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
 
 def test_no_import_cycle_between_modules() -> None:
     # Imports under TYPE_CHECKING count too: a cycle hidden there is still a cycle.
-    graph = grimp.build_graph(*PACKAGES)
+    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
     assert _cycles(graph) == []
 
 
@@ -121,7 +121,9 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path: Path) -> None:
     (package / "c.py").write_text("import typing\nif typing.TYPE_CHECKING:\n    import loop.a\n")
     sys.path.insert(0, str(tmp_path))
     try:
-        assert _cycles(grimp.build_graph("loop")) == [["loop.a", "loop.b", "loop.c"]]
+        assert _cycles(grimp.build_graph("loop", cache_dir=None)) == [
+            ["loop.a", "loop.b", "loop.c"]
+        ]
     finally:
         sys.path.remove(str(tmp_path))
 

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
 from console.source import ConsoleSource, FinishedState
-from engine.units import parse_duration as parse_age
+from engine.admin import parse_duration as parse_age
 
 
 @dataclass(frozen=True)

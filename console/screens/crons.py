@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from console import text as fmt
+from console.screens.base import ConsoleScreen
+from console.screens.job_detail import JobDetailScreen
 
-if TYPE_CHECKING:
-    from console.app import JustoConsole
 
-
-class CronsScreen(Screen[None]):
+class CronsScreen(ConsoleScreen):
     """One row per recurring job, refreshed with every snapshot."""
 
     BINDINGS = [
@@ -29,14 +25,6 @@ class CronsScreen(Screen[None]):
         yield Header()
         yield DataTable(id="crons", cursor_type="row", zebra_stripes=True)
         yield Footer()
-
-    @property
-    def console(self) -> JustoConsole:
-        """The app, typed."""
-        from console.app import JustoConsole
-
-        assert isinstance(self.app, JustoConsole)
-        return self.app
 
     def on_mount(self) -> None:
         self.sub_title = "recurring jobs (ticks shown in each cron's own time zone)"
@@ -52,7 +40,7 @@ class CronsScreen(Screen[None]):
             "job state",
             "next tick",
         )
-        self.watch(self.console, "snapshot", self._on_snapshot)
+        self.watch(self.app, "snapshot", self._on_snapshot)
         table.focus()
 
     def _on_snapshot(self, _: object) -> None:
@@ -99,8 +87,6 @@ class CronsScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_open_job(self) -> None:
-        from console.screens.job_detail import JobDetailScreen
-
         table = self.query_one(DataTable)
         rows = getattr(self, "rows", [])
         if rows and 0 <= table.cursor_row < len(rows) and rows[table.cursor_row].last_job_id:

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from console import text as fmt
+from console.messages import CleanQueue, PauseQueues, ResumeQueues, RetryFailed
+from console.screens.base import ConsoleScreen
+from console.screens.jobs import JobsScreen
 from console.widgets import LogPanel, QueueTable, RedisPanel, WorkersPanel
-from engine.runtime.stats import EngineSnapshot
-
-if TYPE_CHECKING:
-    from console.app import JustoConsole
+from engine.admin import EngineSnapshot
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(ConsoleScreen):
     """Every queue at a glance, with keys to act on the selected one."""
 
     BINDINGS = [
@@ -49,18 +46,10 @@ class DashboardScreen(Screen[None]):
         yield LogPanel(id="log")
         yield Footer()
 
-    @property
-    def console(self) -> JustoConsole:
-        """The app, typed."""
-        from console.app import JustoConsole
-
-        assert isinstance(self.app, JustoConsole)
-        return self.app
-
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.watch(self.console, "snapshot", self.show_snapshot)
-        self.watch(self.console, "stale_since", self.show_stale)
+        self.watch(self.app, "snapshot", self.show_snapshot)
+        self.watch(self.app, "stale_since", self.show_stale)
         self.query_one(QueueTable).focus()
 
     @property
@@ -102,33 +91,31 @@ class DashboardScreen(Screen[None]):
         return name
 
     def action_open_queue(self) -> None:
-        from console.screens.jobs import JobsScreen
-
         name = self._selected()
         if name is not None:
             self.app.push_screen(JobsScreen(name))
 
-    async def action_pause(self) -> None:
+    def action_pause(self) -> None:
         if (name := self._selected()) is not None:
-            await self.console.pause([name])
+            self.post_message(PauseQueues([name]))
 
-    async def action_resume(self) -> None:
+    def action_resume(self) -> None:
         if (name := self._selected()) is not None:
-            await self.console.resume([name])
+            self.post_message(ResumeQueues([name]))
 
-    async def action_pause_all(self) -> None:
-        await self.console.pause(list(self.console.source.queue_names))
+    def action_pause_all(self) -> None:
+        self.post_message(PauseQueues(self.console.source.queue_names))
 
-    async def action_resume_all(self) -> None:
-        await self.console.resume(list(self.console.source.queue_names))
+    def action_resume_all(self) -> None:
+        self.post_message(ResumeQueues(self.console.source.queue_names))
 
     def action_retry_failed(self) -> None:
         if (name := self._selected()) is not None:
-            self.console.confirm_retry_failed(name)
+            self.post_message(RetryFailed(name))
 
     def action_clean(self) -> None:
         if (name := self._selected()) is not None:
-            self.console.open_clean(name)
+            self.post_message(CleanQueue(name))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -13,16 +12,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from console import text as fmt
-from engine.job import Job, JobState
-from engine.logs import redact, secret_values
-from engine.redaction import redact_payload
-
-if TYPE_CHECKING:
-    from console.app import JustoConsole
+from console.messages import RemoveJob, RetryJob
+from console.screens.base import ConsoleScreen
+from engine.admin import Job, JobState, Redactor, format_ms
 
 
 def pretty(value: Any) -> str:
@@ -30,14 +25,36 @@ def pretty(value: Any) -> str:
     return fmt.literal(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-SECRETS = secret_values(os.environ)
-"""Values of secret-looking environment variables, masked wherever they appear."""
-
-
-def render_job(job: Job) -> RenderableType:
+def render_job(job: Job, redactor: Redactor) -> RenderableType:
     """The job as a key/value table plus data, traceback and log sections, all literal and
-    with secrets masked (payload fields named like password/token/api_key, credentials in
-    text)."""
+    with secrets masked by ``redactor`` (payload fields named like password/token/api_key,
+    credentials in text, the secret values it was given)."""
+    parts: list[RenderableType] = [_facts(job, redactor), Text("\ndata", style="bold underline")]
+    parts.append(
+        Text(
+            pretty(redactor.payload(job.data))
+            if job.data is not None
+            else fmt.literal(redactor.text(job.raw_data or "null"))
+        )
+    )
+    if job.raw_entry:
+        parts += [
+            Text("\nraw list entry", style="bold underline"),
+            Text(fmt.literal(redactor.text(job.raw_entry))),
+        ]
+    if job.traceback:
+        parts += [
+            Text("\ntraceback", style="bold underline"),
+            Text(fmt.literal(redactor.text(job.traceback)), style="red"),
+        ]
+    if job.logs:
+        parts.append(Text("\nlog", style="bold underline"))
+        parts += [Text(fmt.literal(redactor.text(line))) for line in job.logs]
+    return Group(*parts)
+
+
+def _facts(job: Job, redactor: Redactor) -> Table:
+    """The key/value table: identity, state, attempts, options, times, result, error."""
     facts = Table(show_header=False, box=None, padding=(0, 1))
     facts.add_column(style="bold cyan", no_wrap=True)
     facts.add_column()
@@ -53,7 +70,7 @@ def render_job(job: Job) -> RenderableType:
         ("ready", fmt.ms_clock(job.ready_ms)),
         ("started", fmt.ms_clock(job.processed_ms)),
         ("finished", fmt.ms_clock(job.finished_ms)),
-        ("run time", fmt.duration_ms(job.run_ms)),
+        ("run time", format_ms(job.run_ms)),
         ("worker", job.worker or "-"),
     ]
     if job.lost_worker:
@@ -61,36 +78,15 @@ def render_job(job: Job) -> RenderableType:
     if job.progress is not None:
         rows.append(("progress", json.dumps(job.progress)))
     if job.result is not None:
-        rows.append(("result", json.dumps(redact_payload(job.result, SECRETS), default=str)))
+        rows.append(("result", json.dumps(redactor.payload(job.result), default=str)))
     if job.error:
-        rows.append(("error", redact(job.error, SECRETS)))
+        rows.append(("error", redactor.text(job.error)))
     for key, value in rows:
         facts.add_row(key, Text(fmt.literal(value)))
-    parts: list[RenderableType] = [facts, Text("\ndata", style="bold underline")]
-    parts.append(
-        Text(
-            pretty(redact_payload(job.data, SECRETS))
-            if job.data is not None
-            else fmt.literal(redact(job.raw_data or "null", SECRETS))
-        )
-    )
-    if job.raw_entry:
-        parts += [
-            Text("\nraw list entry", style="bold underline"),
-            Text(fmt.literal(redact(job.raw_entry, SECRETS))),
-        ]
-    if job.traceback:
-        parts += [
-            Text("\ntraceback", style="bold underline"),
-            Text(fmt.literal(redact(job.traceback, SECRETS)), style="red"),
-        ]
-    if job.logs:
-        parts.append(Text("\nlog", style="bold underline"))
-        parts += [Text(fmt.literal(redact(line, SECRETS))) for line in job.logs]
-    return Group(*parts)
+    return facts
 
 
-class JobDetailScreen(Screen[None]):
+class JobDetailScreen(ConsoleScreen):
     """One job, literally; ``r`` retries it (if failed), ``d`` removes it."""
 
     BINDINGS = [
@@ -112,14 +108,6 @@ class JobDetailScreen(Screen[None]):
             yield Static("loading…", id="detail")
         yield Footer()
 
-    @property
-    def console(self) -> JustoConsole:
-        """The app, typed."""
-        from console.app import JustoConsole
-
-        assert isinstance(self.app, JustoConsole)
-        return self.app
-
     def on_mount(self) -> None:
         self.sub_title = f"queue {self.queue} › job {fmt.one_line(self.job_id, 40)}"
         self.action_reload()
@@ -132,7 +120,7 @@ class JobDetailScreen(Screen[None]):
         if self.job is None:
             detail.update(Text(f"job {fmt.literal(self.job_id)} no longer exists", style="dim"))
         else:
-            detail.update(render_job(self.job))
+            detail.update(render_job(self.job, self.console.redactor))
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -141,8 +129,8 @@ class JobDetailScreen(Screen[None]):
         if self.job is None or self.job.state is not JobState.FAILED:
             self.notify("only failed jobs can be retried", severity="warning")
             return
-        self.console.retry_job(self.queue, self.job_id, after=self.action_reload)
+        self.post_message(RetryJob(self.queue, self.job_id, after=self.action_reload))
 
     def action_remove(self) -> None:
         if self.job is not None:
-            self.console.confirm_remove(self.queue, self.job_id, after=self.action_back)
+            self.post_message(RemoveJob(self.queue, self.job_id, after=self.action_back))

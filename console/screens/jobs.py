@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, Tab, Tabs
 
 from console import text as fmt
-from console.screens.job_detail import SECRETS
-from engine.job import Job, JobState
-from engine.logs import redact
-from engine.redaction import redact_payload
-from engine.runtime.stats import EngineSnapshot
-
-if TYPE_CHECKING:
-    from console.app import JustoConsole
+from console.messages import CleanQueue, RemoveJob, RetryFailed
+from console.screens.base import ConsoleScreen
+from console.screens.job_detail import JobDetailScreen
+from engine.admin import EngineSnapshot, Job, JobState, Redactor, format_ms
 
 PAGE_SIZE = 50
 """Jobs per page."""
@@ -28,13 +22,13 @@ PAGE_SIZE = 50
 STATES = (JobState.WAITING, JobState.ACTIVE, JobState.DELAYED, JobState.FAILED, JobState.COMPLETED)
 
 
-def detail_column(job: Job) -> str:
+def detail_column(job: Job, redactor: Redactor) -> str:
     """The state-specific last column (error, progress, due time, result or data), with
-    secrets masked."""
-    return redact(_detail(job), SECRETS)
+    secrets masked by ``redactor``."""
+    return redactor.text(_detail(job, redactor))
 
 
-def _detail(job: Job) -> str:
+def _detail(job: Job, redactor: Redactor) -> str:
     if job.state is JobState.FAILED:
         return job.error
     if job.state is JobState.ACTIVE:
@@ -43,14 +37,14 @@ def _detail(job: Job) -> str:
         return f"due {fmt.ms_clock(job.ready_ms)}"
     if job.state is JobState.COMPLETED:
         if job.result is None:
-            return fmt.duration_ms(job.run_ms)
-        return f"{fmt.duration_ms(job.run_ms)} → {json.dumps(job.result, default=str)}"
+            return format_ms(job.run_ms)
+        return f"{format_ms(job.run_ms)} → {json.dumps(job.result, default=str)}"
     if job.data is not None:
-        return json.dumps(redact_payload(job.data, SECRETS), ensure_ascii=False, default=str)
+        return json.dumps(redactor.payload(job.data), ensure_ascii=False, default=str)
     return job.raw_data
 
 
-class JobsScreen(Screen[None]):
+class JobsScreen(ConsoleScreen):
     """Jobs of one queue, one state at a time, ``PAGE_SIZE`` per page."""
 
     BINDINGS = [
@@ -79,19 +73,11 @@ class JobsScreen(Screen[None]):
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
-    @property
-    def console(self) -> JustoConsole:
-        """The app, typed."""
-        from console.app import JustoConsole
-
-        assert isinstance(self.app, JustoConsole)
-        return self.app
-
     def on_mount(self) -> None:
         self.sub_title = f"queue {self.queue}"
         table = self.query_one(DataTable)
         table.add_columns("id", "name", "attempts", "created", "detail")
-        self.watch(self.console, "snapshot", self._relabel)
+        self.watch(self.app, "snapshot", self._relabel)
         table.focus()
         self.load()
 
@@ -130,13 +116,14 @@ class JobsScreen(Screen[None]):
         )
         table = self.query_one(DataTable)
         table.clear()
+        redactor = self.console.redactor
         for job in self.rows:
             table.add_row(
                 Text(fmt.literal(job.id)),
                 Text(fmt.literal(job.name)),
                 Text(str(job.attempts_made)),
                 Text(fmt.ms_clock(job.created_ms)),
-                Text(fmt.one_line(detail_column(job), 70)),
+                Text(fmt.one_line(detail_column(job, redactor), 70)),
                 key=job.id,
             )
         shown = f"{start + 1}-{start + len(self.rows)}" if self.rows else "none"
@@ -158,8 +145,6 @@ class JobsScreen(Screen[None]):
         self.action_open_job()
 
     def action_open_job(self) -> None:
-        from console.screens.job_detail import JobDetailScreen
-
         job = self._selected()
         if job is not None:
             self.app.push_screen(JobDetailScreen(self.queue, job.id))
@@ -188,12 +173,12 @@ class JobsScreen(Screen[None]):
             self.load()
 
     def action_retry_failed(self) -> None:
-        self.console.confirm_retry_failed(self.queue, after=self.load)
+        self.post_message(RetryFailed(self.queue, after=self.load))
 
     def action_clean(self) -> None:
-        self.console.open_clean(self.queue, after=self.load)
+        self.post_message(CleanQueue(self.queue, after=self.load))
 
     def action_remove(self) -> None:
         job = self._selected()
         if job is not None:
-            self.console.confirm_remove(self.queue, job.id, after=self.load)
+            self.post_message(RemoveJob(self.queue, job.id, after=self.load))

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console import text as fmt
-from engine.runtime.stats import EngineSnapshot
+from engine.admin import EngineSnapshot
 
 
 class RedisPanel(Static):

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from console import text as fmt
-from engine.runtime.stats import EngineSnapshot, QueueStats
+from engine.admin import EngineSnapshot, QueueStats, format_ms
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("queue", "queue"),
@@ -44,8 +44,8 @@ def cells(q: QueueStats) -> dict[str, Text]:
         "failed": failed,
         "per_hour": Text(f"{m.jobs_per_hour:.0f}"),
         "failure": failure,
-        "run_p95": Text(fmt.duration_ms(m.run_p95_ms)),
-        "wait_p95": Text(fmt.duration_ms(m.wait_p95_ms)),
+        "run_p95": Text(format_ms(m.run_p95_ms)),
+        "wait_p95": Text(format_ms(m.wait_p95_ms)),
         "workers": workers,
         "throughput": Text(fmt.sparkline(m.per_minute_completed, 20), style="cyan"),
     }

@@ -18,6 +18,7 @@ from engine.runtime.connection import RedisRuntime, check_redis
 from engine.runtime.service import validate_modules
 from engine.runtime.settings import Settings
 from engine.runtime.supervisor import Supervisor
+from justo.cli.common import QUIET_LOGGERS
 from justo.jobs.wiring import open_database
 from justo.service import run_until_stopped_and_close, start_supervisor
 
@@ -90,6 +91,7 @@ def run_console(
         queues=[q.name for q in settings.queues],
         stdout=False,
         env=env,
+        quiet=QUIET_LOGGERS,
     )
     runtime = RedisRuntime(env, settings.data_dir, probe_localhost=not embedded)
     try:

@@ -89,7 +89,7 @@ async def test_t_retries_failed_after_confirm_and_cancel_changes_nothing(
     app: JustoConsole, redis: Redis, prefix: str
 ) -> None:
     sync = Queue(redis, "sync", prefix=prefix)
-    await finish_jobs(sync, 4, "f")
+    await finish_jobs(sync, 4, leases.OutcomeKind.FAILED)
     async with app.run_test(size=SIZE) as pilot:
         await app.poll_once()
         await pilot.press("t")
@@ -114,8 +114,8 @@ async def test_c_cleans_what_the_dialog_counted_and_escape_changes_nothing(
     app: JustoConsole, redis: Redis, prefix: str
 ) -> None:
     sync = Queue(redis, "sync", prefix=prefix)
-    await finish_jobs(sync, 3, "c")
-    await finish_jobs(sync, 2, "f")
+    await finish_jobs(sync, 3, leases.OutcomeKind.COMPLETED)
+    await finish_jobs(sync, 2, leases.OutcomeKind.FAILED)
     async with app.run_test(size=SIZE) as pilot:
         await app.poll_once()
         await pilot.press("c")
@@ -174,7 +174,7 @@ async def test_r_in_job_detail_retries_a_failed_job(
     app: JustoConsole, redis: Redis, prefix: str
 ) -> None:
     sync = Queue(redis, "sync", prefix=prefix)
-    [job_id] = await finish_jobs(sync, 1, "f")
+    [job_id] = await finish_jobs(sync, 1, leases.OutcomeKind.FAILED)
     async with app.run_test(size=SIZE) as pilot:
         await app.poll_once()
         await pilot.press("enter")
@@ -193,7 +193,7 @@ async def test_r_in_job_detail_retries_a_failed_job(
 async def test_redis_outage_shows_stale_marker_and_recovers(
     prefix: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from engine.runtime.connection import make_client
+    from engine.client import make_client
 
     server = EmbeddedRedis(
         tmp_path_factory.mktemp("down"), appendonly=True, binary=find_redis_server(prefer="path")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from console import text as fmt
 from console.widgets.log_panel import render_line
+from engine.admin import format_ms
 
 
 def test_literal_makes_escape_sequences_visible() -> None:
@@ -28,8 +29,8 @@ def test_sparkline_scales_to_the_peak() -> None:
 
 def test_units() -> None:
     assert fmt.count(999) == "999" and fmt.count(1_250_000) == "1.2M"
-    assert fmt.duration_ms(None) == "-" and fmt.duration_ms(850) == "850ms"
-    assert fmt.duration_ms(12_500) == "12.5s" and fmt.duration_ms(90_000) == "1.5m"
+    assert format_ms(None) == "-" and format_ms(850) == "850ms"
+    assert format_ms(12_500) == "12.5s" and format_ms(90_000) == "1.5m"
     assert fmt.size(2048) == "2.0KB" and fmt.percent(0.034) == "3.4%"
     assert fmt.ago(75) == "1m15s" and fmt.ago(7300) == "2h01m"
 
