@@ -8,6 +8,8 @@ Each test uses its own key prefix, so nothing is ever flushed.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,6 +23,7 @@ from engine.client import make_client
 from engine.options import QueueOptions
 from engine.queue.queue import Queue
 from engine.runtime.embedded import EmbeddedRedis, find_redis_server
+from tests.ci import under_ci
 
 # Database fixtures (SQLite and PostgreSQL, a schema per test) for every test directory.
 pytest_plugins = ["tests.justo.db_fixtures"]
@@ -83,8 +86,33 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+_SOCKET_ROOT = Path(tempfile.mkdtemp(prefix="jq", dir="/tmp"))
+"""Short unix-socket directories live here; removed when the session ends."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_socket_dirs() -> Iterator[None]:
+    yield
+    shutil.rmtree(_SOCKET_ROOT, ignore_errors=True)
+
+
 def tmp_socket_dir(base: Path) -> Path:
-    """A short directory for a unix socket (paths are limited to ~100 bytes)."""
-    path = Path("/tmp") / f"jq{uuid.uuid4().hex[:8]}"
+    """A short directory for a unix socket (paths are limited to ~100 bytes), under
+    ``/tmp/jq…``, removed with the session (``base`` names the test's own tmp dir)."""
+    path = _SOCKET_ROOT / uuid.uuid4().hex[:8]
     path.mkdir()
     return path
+
+
+# --- CI: everything runs, nothing is skipped ---------------------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI a skipped test is a failure: it would otherwise pass by not running."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or not under_ci() or exitstatus != 0:
+        return
+    skipped = len(reporter.stats.get("skipped", []))
+    if skipped:
+        reporter.write_line(f"CI: {skipped} test(s) skipped; under CI every test must run")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -171,5 +171,7 @@ def test_the_wheel_ships_only_engine_justo_and_console(tmp_path: Path) -> None:
         "justo/db/migrations/script.py.mako",
         "justo/jobs/reports/templates/base.html.j2",
         "console/app.tcss",
+        "justo/jobs/reports/fonts/DejaVuSans.ttf",
+        "justo/jobs/reports/fonts/LICENSE",
     ):
         assert data in names

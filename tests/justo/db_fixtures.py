@@ -4,7 +4,8 @@ PostgreSQL is ``JUSTO_TEST_DATABASE_URL``, else ``postgres@127.0.0.1:5432/test``
 ``root@``), trust auth. Each test gets its own schema, ``justo_<session>_<n>``, reached
 through ``search_path``; it is dropped (CASCADE) after the test and no other schema is
 ever touched. When PostgreSQL cannot be reached its tests are skipped, except under CI
-(``CI`` set), where that is a failure: CI must run both databases.
+(``CI=true`` or ``1``), where the run stops at once with how to start it: CI must run both
+databases.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from justo.db import make_engine, session_factory, upgrade
+from tests.ci import under_ci
 
 PG_CANDIDATES = (
     "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -38,28 +40,47 @@ def _admin_engine(url: str) -> Engine:
     )
 
 
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[Engine]:
-    """An autocommit engine on the test database (to create and drop schemas)."""
+PG_HELP = (
+    ". The suite needs PostgreSQL (trust auth, database 'test') under CI: start it with "
+    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, or point "
+    "JUSTO_TEST_DATABASE_URL at one."
+)
+
+
+def _answering_postgres() -> tuple[Engine | None, str]:
+    """An autocommit engine on the first candidate that answers, else why none did."""
     configured = os.environ.get("JUSTO_TEST_DATABASE_URL")
-    candidates = (configured,) if configured else PG_CANDIDATES
     errors = []
-    for url in candidates:
+    for url in (configured,) if configured else PG_CANDIDATES:
         engine = _admin_engine(url)
         try:
             with engine.connect():
-                pass
+                return engine, ""
         except OperationalError as exc:
             errors.append(f"{url}: {str(exc.orig).strip().splitlines()[0]}")
             engine.dispose()
-            continue
-        yield engine
+    return None, "PostgreSQL unreachable: " + "; ".join(errors)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI, stop before any test runs when PostgreSQL does not answer."""
+    if under_ci():
+        engine, reason = _answering_postgres()
+        if engine is None:
+            pytest.exit(reason + PG_HELP, returncode=pytest.ExitCode.USAGE_ERROR)
         engine.dispose()
-        return
-    reason = "PostgreSQL unreachable: " + "; ".join(errors)
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI must run the PostgreSQL tests)")
-    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An autocommit engine on the test database (to create and drop schemas)."""
+    engine, reason = _answering_postgres()
+    if engine is None:
+        if under_ci():
+            pytest.exit(reason + PG_HELP, returncode=pytest.ExitCode.USAGE_ERROR)
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
 """The report as a PDF (fpdf2), with the same content as the HTML.
 
-Text is drawn with a Unicode TrueType font (DejaVu Sans when installed) so Portuguese, and
-anything else users type, comes out right. Without one, fpdf2's core Helvetica is used and
-the text is reduced to Latin-1 (``to_latin1``): Portuguese letters survive, other
-characters become their closest Latin-1 form or ``?``.
+Text is drawn with a Unicode TrueType font so Portuguese, and anything else users type,
+comes out right: DejaVu Sans, shipped in the package (``fonts/``, with its licence), so a
+PDF looks the same on every machine. Only if those files were removed would fpdf2's core
+Helvetica be used, with the text reduced to Latin-1 (``to_latin1``): Portuguese letters
+survive, other characters become their closest Latin-1 form or ``?``.
 
 The logo is not drawn: fetching a URL while rendering would make the worker depend on,
 and reach into, arbitrary hosts. The PDF shows the workspace's name instead.
@@ -21,7 +22,11 @@ from fpdf.fonts import FontFace
 
 from justo.jobs.reports.content import ClientSection, ReportContent
 
+BUNDLED_FONTS = Path(__file__).with_name("fonts")
+"""DejaVu Sans as shipped with the package (Bitstream Vera licence, see ``LICENSE``)."""
+
 FONT_CANDIDATES = (
+    (BUNDLED_FONTS / "DejaVuSans.ttf", BUNDLED_FONTS / "DejaVuSans-Bold.ttf"),
     (
         Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
         Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -37,7 +42,8 @@ FONT_CANDIDATES = (
     ),
     (Path("/Library/Fonts/DejaVuSans.ttf"), Path("/Library/Fonts/DejaVuSans-Bold.ttf")),
 )
-"""Where DejaVu Sans (regular, bold) is on common systems, first found wins."""
+"""Where DejaVu Sans (regular, bold) is: the package's own, then common systems' places;
+the first found wins."""
 
 MAX_CELL_TEXT = 400
 """Longer descriptions are cut (with an ellipsis) in the PDF."""

@@ -15,12 +15,18 @@ from justo.jobs.reports.delivery import (
     notification,
     subject_line,
 )
-from justo.jobs.reports.pdf import PdfFont, find_unicode_font, render_pdf, to_latin1
+from justo.jobs.reports.pdf import (
+    BUNDLED_FONTS,
+    PdfFont,
+    find_unicode_font,
+    render_pdf,
+    to_latin1,
+)
 from justo.jobs.reports.rendering import render_html
 from tests.justo.jobs.reports.factories import CNJ_A, CNJ_B, HOSTILE, NOW, content, pdf_text
 
 FONT = find_unicode_font()
-needs_font = pytest.mark.skipif(FONT is None, reason="no Unicode TTF (DejaVu) installed")
+"""The package's own DejaVu Sans: PDF tests never depend on what the machine has."""
 
 
 # --- HTML -------------------------------------------------------------------------------
@@ -101,7 +107,6 @@ def test_html_without_processes_or_movements() -> None:
 # --- PDF --------------------------------------------------------------------------------
 
 
-@needs_font
 def test_pdf_text_reads_back_with_unicode_font() -> None:
     payload = render_pdf(content(), FONT)
     assert payload.startswith(b"%PDF-")
@@ -112,7 +117,6 @@ def test_pdf_text_reads_back_with_unicode_font() -> None:
     assert "Relatório semanal" in text and "Página 1/1" in text
 
 
-@needs_font
 def test_pdf_draws_hostile_names_as_text() -> None:
     text = pdf_text(render_pdf(content(client=HOSTILE), FONT))
     assert '<script>alert("x")</script> & Filhos' in text
@@ -126,14 +130,12 @@ def test_pdf_latin1_fallback_keeps_portuguese() -> None:
     assert "Juntada de petição - réplica à contestação" in text
 
 
-@needs_font
 def test_pdf_without_bold_face() -> None:
     assert FONT is not None
     text = pdf_text(render_pdf(content(), PdfFont(FONT.regular, None)))
     assert "José da Conceição Ações Ltda" in text
 
 
-@needs_font
 def test_pdf_with_many_rows_spans_pages() -> None:
     processes = tuple(
         ProcessItem(f"{i:07d}-00.2024.8.26.0100", "TJSP", "Ativo", NOW, 0) for i in range(80)
@@ -243,3 +245,8 @@ def test_deadline_window_label_uses_the_zone() -> None:
     report = content()
     assert report.local(NOW + timedelta(days=14), with_time=False) == "19/04/2026"
     assert report.local(None) == "—"
+
+
+def test_the_package_ships_its_unicode_font() -> None:
+    assert PdfFont(BUNDLED_FONTS / "DejaVuSans.ttf", BUNDLED_FONTS / "DejaVuSans-Bold.ttf") == FONT
+    assert "Bitstream Vera" in (BUNDLED_FONTS / "LICENSE").read_text()
