@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from redis.asyncio import Redis
@@ -38,6 +38,50 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
     server.start()
     yield server
     server.stop()
+
+
+class RedisFactory(Protocol):
+    """``private_redis(...)``: see the fixture."""
+
+    def __call__(
+        self,
+        *,
+        appendonly: bool = True,
+        password: str | None = None,
+        extra_args: list[str] | None = None,
+        start: bool = True,
+    ) -> EmbeddedRedis: ...
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisFactory]:
+    """Start a redis-server of this test's own, one it may stop, restart, reconfigure (e.g.
+    an eviction policy) or lock with a password, without touching the session's server;
+    every one is stopped when the test ends."""
+    servers: list[EmbeddedRedis] = []
+
+    def make(
+        *,
+        appendonly: bool = True,
+        password: str | None = None,
+        extra_args: list[str] | None = None,
+        start: bool = True,
+    ) -> EmbeddedRedis:
+        server = EmbeddedRedis(
+            tmp_path_factory.mktemp("own-redis"),
+            appendonly=appendonly,
+            binary=find_redis_server(prefer="path"),
+            password=password,
+            extra_args=extra_args,
+        )
+        servers.append(server)
+        if start:
+            server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from engine.errors import ConfigError
 from engine.runtime.cron import CronJob
 from engine.runtime.scheduler import CronScheduler, read_schedules
 from tests.conftest import QueueFactory
+from tests.support import FakeClock
 
 SP = ZoneInfo("America/Sao_Paulo")
 EVERY_MINUTE = CronJob("every-minute", "q", "tick", "* * * * *", {"k": 1})
@@ -20,14 +21,6 @@ EVERY_MINUTE = CronJob("every-minute", "q", "tick", "* * * * *", {"k": 1})
 def at(text: str) -> float:
     """Epoch seconds of a São Paulo wall-clock time."""
     return datetime.fromisoformat(text).replace(tzinfo=SP).timestamp()
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    async def __call__(self) -> float:
-        return self.now
 
 
 def scheduler(
@@ -48,7 +41,7 @@ def scheduler(
         prefix=prefix,
         owner=owner,
         misfire_grace_s=grace,
-        clock=clock,
+        clock=clock.read,
     )
 
 

@@ -9,23 +9,19 @@ import html
 import json
 import re
 import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from console.app import JustoConsole
 from console.screens.job_detail import JobDetailScreen
 from console.source import RedisSource
 from engine import JobSpec, Queue
 from engine.client import make_client
-from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from justo.catalog import load as load_settings
-from tests.conftest import eventually
-from tests.justo.supervisor_helpers import ROOT, cli_env, run_cli, write_config
+from tests.conftest import RedisFactory, eventually
+from tests.justo.supervisor_helpers import cli_env, run_cli, start_supervisor, write_config
+from tests.support import free_port
 
 REDIS_PASSWORD = "canary-redis-pass-7f3a"
 ADMIN_TOKEN = "canary-admin-token-" + "x" * 24
@@ -36,48 +32,8 @@ BEARER = "canary-bearer-5a6b7c8d"
 CANARIES = (REDIS_PASSWORD, ADMIN_TOKEN, JUDIT_KEY, PAYLOAD_PASSWORD, PAYLOAD_KEY, BEARER)
 
 
-@pytest.fixture
-def locked_redis(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedRedis:
-    return EmbeddedRedis(
-        tmp_path_factory.mktemp("canary"),
-        appendonly=False,
-        binary=find_redis_server(prefer="path"),
-        password=REDIS_PASSWORD,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start(env: dict[str, str], config: Path, port: int, output: Path) -> subprocess.Popen[bytes]:
-    with output.open("ab") as handle:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "justo.cli",
-                "--config",
-                str(config),
-                "--headless",
-                "--no-demo",
-                "--import",
-                "tests.justo.operator_jobs",
-                "--api",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def test_no_canary_escapes(locked_redis: EmbeddedRedis, prefix: str, tmp_path: Path) -> None:
-    server = locked_redis
-    server.start()
+async def test_no_canary_escapes(private_redis: RedisFactory, prefix: str, tmp_path: Path) -> None:
+    server = private_redis(appendonly=False, password=REDIS_PASSWORD)
     url = f"unix://:{REDIS_PASSWORD}@{server.socket_path}"
     data = tmp_path / "data"
     env = cli_env(url, prefix, data) | {
@@ -96,7 +52,7 @@ async def test_no_canary_escapes(locked_redis: EmbeddedRedis, prefix: str, tmp_p
         "note": f"token={BEARER}",
     }
     await queue.add_bulk([JobSpec("leaky", payload, attempts=2) for _ in range(3)])
-    proc = start(env, config, port, output)
+    proc = start_supervisor(env, config, output, "--api", f"127.0.0.1:{port}")
     seen: list[str] = []
     try:
 

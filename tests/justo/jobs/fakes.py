@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from justo.jobs.cnj import check_digits, parse_cnj
+from tests.support import FakeClock as FakeClock  # the one clock, re-exported here
 
 T0 = 1_780_000_000.0
 """A fixed wall-clock start (2026-05-28)."""
@@ -35,21 +36,6 @@ def cnj_with_number(number: str, rest: str = "2020.8.26.0100") -> str:
     """A valid CNJ with sequential number ``number`` (check digits computed)."""
     year, seg, court, origin = rest.split(".")
     return f"{number}-{check_digits(number, year, seg, court, origin)}.{rest}"
-
-
-class FakeClock:
-    """Injected wall clock; ``sleep`` records the wait and advances the clock."""
-
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
