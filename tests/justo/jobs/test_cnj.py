@@ -1,4 +1,5 @@
-"""CNJ numbers: every example of DOMAIN.md §4, spellings, check digits, segment/court rules."""
+"""CNJ numbers: spellings, check digits, segment/court rules, and every example of the
+project's domain notes (``../shared/docs/DOMAIN.md`` §4, beside the repository)."""
 
 from __future__ import annotations
 
