@@ -3,11 +3,15 @@ changes state, checked in Redis, and every cancelled dialog changing nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from textual.command import CommandInput, CommandList, CommandPalette
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.app import JustoConsole
@@ -53,6 +57,40 @@ async def finish_jobs(queue: Queue, n: int, kind: leases.OutcomeKind) -> list[st
 async def settle(app: JustoConsole) -> None:
     await app.workers.wait_for_complete()
     await app.poll_once()
+
+
+CEILING_S = 30.0
+"""Longest wait for a condition: only guards against a hang, never a bound under test."""
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
+    """Let the app run until ``condition()`` holds."""
+
+    async def check() -> bool:
+        return condition()
+
+    await until_async(pilot, check)
+
+
+async def until_async(pilot: Pilot[Any], condition: Callable[[], Awaitable[bool]]) -> None:
+    """Let the app run until ``await condition()`` holds."""
+    deadline = time.monotonic() + CEILING_S
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {CEILING_S}s")
+        await pilot.pause(0.02)
+
+
+def palette_offers(app: JustoConsole, text: str) -> bool:
+    """The command palette has searched for ``text`` and highlights a match for it."""
+    palette = app.screen
+    if not isinstance(palette, CommandPalette) or palette.query_one(CommandInput).value != text:
+        return False
+    if any(w.node is palette and not w.is_finished for w in app.workers):
+        return False  # still searching
+    options = palette.query_one(CommandList)
+    index = options.highlighted
+    return index is not None and text in str(options.get_option_at_index(index).prompt)
 
 
 async def test_p_and_r_pause_and_resume_the_selected_queue(
@@ -230,12 +268,16 @@ async def test_command_palette_runs_actions_by_name(
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Pause all")
-        await pilot.pause(0.3)
+        # The palette searches in the background: wait until it offers the command.
+        await until(pilot, lambda: palette_offers(app, "Pause all"))
         await pilot.press("enter")
-        await settle(app)
-        await pilot.pause()
-        await settle(app)
-        assert await sync.is_paused()
+
+        async def paused() -> bool:
+            await settle(app)
+            return await sync.is_paused()
+
+        await until_async(pilot, paused)
+        assert await sync.is_paused() and not isinstance(app.screen, CommandPalette)
 
 
 async def test_slash_filters_queues_and_escape_clears(app: JustoConsole) -> None:

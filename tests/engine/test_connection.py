@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,6 +104,7 @@ def test_runtime_starts_embedded_server_with_aof_when_nothing_configured(tmp_pat
     assert runtime.embedded is None
 
 
+@pytest.mark.slow
 async def test_worker_survives_redis_outage_and_resumes(
     own_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -125,17 +127,24 @@ async def test_worker_survives_redis_outage_and_resumes(
     await eventually(lambda: got(1))
     with caplog.at_level(logging.ERROR, logger="justo.queue.outage"):
         own_server.stop()
-        await eventually(lambda: _has(caplog, "Redis unavailable"), timeout=20)
-        await asyncio.sleep(1.5)  # stay down across a few backoff steps
+        # Stay down across a few backoff steps: until the worker has failed three times.
+        await eventually(lambda: _failures(caplog, 3), timeout=60)
         own_server.start()
         await queue.add("n", 2)
-        await eventually(lambda: got(2), timeout=20)
+        await eventually(lambda: got(2), timeout=60)
     worker.stop()
-    await asyncio.wait_for(task, 10)
+    await asyncio.wait_for(task, 30)
     await client.aclose()
     errors = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
-    assert 1 <= len(errors) <= 8, len(errors)
+    # No hot loop, whatever the outage lasted: the announced waits start at 0.5 s or more
+    # and grow up to a cap under 5 s (so work resumes soon), and each next try comes only
+    # after the announced wait.
+    delays = [float(m) for m in re.findall(r"retrying in ([0-9.]+)s", caplog.text)]
+    assert len(delays) == len(errors) >= 3, caplog.text
+    assert delays == sorted(delays) and 0.5 <= delays[0] < delays[2] <= delays[-1] < 5, delays
+    gaps = [b.created - a.created for a, b in zip(errors, errors[1:], strict=False)]
+    assert all(gap >= 0.9 * delay for gap, delay in zip(gaps, delays, strict=False)), gaps
 
 
-async def _has(caplog: pytest.LogCaptureFixture, text: str) -> bool:
-    return text in caplog.text
+async def _failures(caplog: pytest.LogCaptureFixture, count: int) -> bool:
+    return caplog.text.count("Redis unavailable") >= count

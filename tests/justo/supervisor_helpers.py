@@ -1,10 +1,13 @@
-"""Running ``justo-console`` as a real subprocess in tests."""
+"""Running ``justo-console`` as a real subprocess in tests (and in
+``benchmarks/timings.py``, so nothing here needs pytest)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +76,25 @@ def start_supervisor(
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
+
+
+def log_text(output: Path) -> str:
+    """What the supervisor has written to ``output`` so far ("" before it starts)."""
+    try:
+        return output.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+async def wait_for_log(output: Path, text: str, *, count: int = 1, timeout: float = 30.0) -> None:
+    """Wait until ``text`` appears ``count`` times in the supervisor's output. The timeout
+    only guards against a hang; it is not a bound the test asserts."""
+
+    deadline = time.monotonic() + timeout
+    while log_text(output).count(text) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not logged in {timeout}s; output:\n{log_text(output)}")
+        await asyncio.sleep(0.02)
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,13 +1,13 @@
 """The original's /api/admin/workers over real HTTP: reads, control actions, job creation
 mapped to justo.producers, drain, validation (400/413/415/422, nothing written) and
-Redis outages (503 within a second)."""
+Redis outages (503, not a hang). Outcomes only: how fast a 413 or a 503 comes back is
+measured by ``benchmarks/timings.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import json
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -400,14 +400,34 @@ async def test_non_json_content_type_is_415(api: httpx.AsyncClient) -> None:
     assert response.status_code == 415
 
 
-async def test_oversized_body_is_413_fast_and_writes_nothing(
+async def _status_before_the_body(api: httpx.AsyncClient, length: int) -> bytes:
+    """Announce a ``length``-byte body, send none of it, and return the status line the
+    server answers with (the ceiling only guards against a server waiting for the body)."""
+    reader, writer = await asyncio.open_connection(api.base_url.host, api.base_url.port)
+    try:
+        head = (
+            f"POST {WORKERS} HTTP/1.1\r\nHost: {api.base_url.host}\r\n"
+            f"Authorization: {AUTH['Authorization']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+        )
+        writer.write(head.encode())
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), 30)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_oversized_body_is_413_before_it_is_read_and_writes_nothing(
     api: httpx.AsyncClient, redis: Redis, prefix: str
 ) -> None:
+    # Refused from its Content-Length alone: the 413 comes while the body is still unsent
+    # (a server reading it first would answer "100 Continue" and wait).
+    assert (await _status_before_the_body(api, 10_000_000)).startswith(b"HTTP/1.1 413 ")
+
     big = b'{"type": "sync-manual", "data": {"workspaceId": "' + b"a" * 10_000_000 + b'"}}'
-    started = time.monotonic()
     response = await api.post(WORKERS, content=big, headers=AUTH)
     assert response.status_code == 413
-    assert time.monotonic() - started < 1.0
 
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"type": "sync-manual", "data": {"workspaceId": "'
@@ -500,16 +520,12 @@ OUTAGE_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
 
 
 async def _assert_outage_answers(
-    redis: Redis,
-    settings: Settings,
-    limit_s: float,
-    requests: list[tuple[str, str, dict[str, Any]]],
+    redis: Redis, settings: Settings, requests: list[tuple[str, str, dict[str, Any]]]
 ) -> None:
+    """Every request gets a 503 (the client's timeout guards against a hang)."""
     async with api_client(redis, settings, limiter=FailureLimiter(max_failures=100)) as api:
         for method, path, kwargs in requests:
-            started = time.monotonic()
-            response = await api.request(method, path, headers=AUTH, **kwargs)
-            assert time.monotonic() - started < limit_s, (method, path)
+            response = await api.request(method, path, headers=AUTH, timeout=30, **kwargs)
             assert response.status_code == 503, (method, path, response.text)
             assert response.json()["error"].startswith("redis")
         health = await api.get(WORKERS, params={"action": "health-check"}, headers=AUTH)
@@ -522,18 +538,16 @@ async def _assert_outage_answers(
         assert (await api.get(WORKERS)).status_code == 401  # auth comes first
 
 
-async def test_redis_refusing_connections_gives_503_within_a_second(
-    settings: Settings, tmp_path: Path
-) -> None:
+async def test_redis_refusing_connections_gives_503(settings: Settings, tmp_path: Path) -> None:
     closed = tmp_socket_dir(tmp_path) / "closed.sock"
     redis = make_client(f"unix://{closed}")
     try:
-        await _assert_outage_answers(redis, settings, 1.0, OUTAGE_REQUESTS)
+        await _assert_outage_answers(redis, settings, OUTAGE_REQUESTS)
     finally:
         await redis.aclose()
 
 
-async def test_redis_not_answering_gives_503_within_the_timeout(settings: Settings) -> None:
+async def test_redis_not_answering_gives_503_after_the_timeout(settings: Settings) -> None:
     held: list[asyncio.StreamWriter] = []
 
     async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -543,8 +557,8 @@ async def test_redis_not_answering_gives_503_within_the_timeout(settings: Settin
     port = server.sockets[0].getsockname()[1]
     redis = make_client(f"redis://127.0.0.1:{port}/0")
     try:
-        # each call waits out the 1 s timeout: a read and a write are enough here
-        await _assert_outage_answers(redis, settings, 1.5, OUTAGE_REQUESTS[::6])
+        # each call waits out the API's Redis timeout: a read and a write are enough here
+        await _assert_outage_answers(redis, settings, OUTAGE_REQUESTS[::6])
     finally:
         await redis.aclose()
         for writer in held:

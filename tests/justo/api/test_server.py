@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import time
 
 import httpx
 import pytest
@@ -49,6 +50,20 @@ def test_parse_listen_address_refuses(text: str) -> None:
         parse_listen_address(text)
 
 
+async def _first_answer(
+    client: httpx.AsyncClient, url: str, timeout: float = 30.0
+) -> httpx.Response:
+    """GET ``url`` until the server listens; the timeout only guards against a hang."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await client.get(url)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
 async def test_serves_until_stop_and_leaves_signals_alone() -> None:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     probe = socket.socket()
@@ -58,17 +73,12 @@ async def test_serves_until_stop_and_leaves_signals_alone() -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(serve_api(APP, "127.0.0.1", port, stop=stop))
     async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            try:
-                response = await client.get(f"http://127.0.0.1:{port}/")
-                break
-            except httpx.ConnectError:
-                await asyncio.sleep(0.02)
+        response = await _first_answer(client, f"http://127.0.0.1:{port}/")
         assert (response.status_code, response.text) == (200, "hello")
         assert "server" not in response.headers
         assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
     stop.set()
-    await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(task, 30)
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as client:
             await client.get(f"http://127.0.0.1:{port}/")
@@ -91,7 +101,7 @@ async def test_cancelling_stops_the_server() -> None:
         assert (await client.get(f"http://127.0.0.1:{port}/")).status_code == 200
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, 30)
     assert sock.fileno() == -1
 
 
