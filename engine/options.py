@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,6 +42,15 @@ class Backoff:
     delay_ms: int = DEFAULT_BACKOFF_MS
     max_delay_ms: int = 3_600_000
 
+    def __post_init__(self) -> None:
+        # Checked here, once, so a backoff a retry could not compute never reaches Redis.
+        if self.kind not in ("fixed", "exponential"):
+            raise InvalidJobError(f"backoff kind must be fixed or exponential, not {self.kind!r}")
+        for name in ("delay_ms", "max_delay_ms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidJobError(f"backoff {name} must be a whole number >= 0: {value!r}")
+
     def delay_for(self, attempt: int, rng: random.Random | None = None) -> int:
         """Milliseconds to wait before retrying after failed attempt number ``attempt``."""
         if self.kind == "fixed":
@@ -56,15 +66,18 @@ class Backoff:
     @classmethod
     def from_json(cls, raw: Any) -> Backoff:
         """Parse what ``to_json`` wrote (or a bare number of ms, meaning fixed)."""
-        if isinstance(raw, int | float):
-            return cls("fixed", int(raw))
-        if not isinstance(raw, dict) or raw.get("kind") not in ("fixed", "exponential"):
-            raise InvalidJobError(f"invalid backoff: {raw!r}")
-        return cls(
-            raw["kind"],
-            int(raw.get("delay_ms", DEFAULT_BACKOFF_MS)),
-            int(raw.get("max_delay_ms", 3_600_000)),
-        )
+        try:
+            if isinstance(raw, int | float) and not isinstance(raw, bool):
+                return cls("fixed", _whole_ms(raw))
+            if not isinstance(raw, dict):
+                raise InvalidJobError(f"invalid backoff: {raw!r}")
+            return cls(
+                raw.get("kind"),  # type: ignore[arg-type]  # checked by __post_init__
+                _whole_ms(raw.get("delay_ms", DEFAULT_BACKOFF_MS)),
+                _whole_ms(raw.get("max_delay_ms", 3_600_000)),
+            )
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidJobError(f"invalid backoff: {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -94,8 +107,7 @@ class QueueOptions:
     """Approximate length cap of the events stream."""
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise InvalidJobError("attempts must be at least 1")
+        check_attempts(self.attempts)
         check_priority(self.priority)
 
 
@@ -106,3 +118,29 @@ def check_priority(priority: int) -> int:
     if not 0 <= priority <= MAX_PRIORITY:
         raise InvalidJobError(f"priority must be between 0 and {MAX_PRIORITY}, not {priority}")
     return priority
+
+
+def check_attempts(attempts: int) -> int:
+    """Return ``attempts`` if it is an int of at least 1, else raise InvalidJobError."""
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise InvalidJobError(f"attempts must be at least 1 (a whole number), not {attempts!r}")
+    return attempts
+
+
+def check_seconds(name: str, value: float, *, positive: bool = False) -> float:
+    """Return ``value`` if it is a finite number of seconds (> 0 with ``positive``, else
+    >= 0), else raise InvalidJobError: NaN would turn a timeout off, infinity would
+    overflow a delay."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidJobError(f"{name} must be a finite number of seconds, not {value!r}")
+    if positive and value <= 0:
+        raise InvalidJobError(f"{name} must be positive")
+    if value < 0:
+        raise InvalidJobError(f"{name} must not be negative")
+    return float(value)
+
+
+def _whole_ms(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"not a number of milliseconds: {value!r}")
+    return int(value)

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from engine.errors import InvalidJobError, JobActiveError, PayloadTooLargeError
 from engine.job import Job, JobState
 from engine.keys import DEFAULT_PREFIX, QueueKeys
-from engine.options import Backoff, QueueOptions, check_priority
+from engine.options import Backoff, QueueOptions, check_attempts, check_priority, check_seconds
 from engine.scripts import Scripts
 from engine.scripts.queue_scripts import QueueScripts
 from engine.scripts.replies import Enqueued, QueueCounts, parse_enqueued
@@ -149,10 +149,9 @@ class Queue:
             raise InvalidJobError(f"job name must be a non-empty string, not {spec.name!r}")
         job_id = _check_job_id(spec.job_id)
         priority = check_priority(self.options.priority if spec.priority is None else spec.priority)
-        if spec.delay < 0:
-            raise InvalidJobError("delay must not be negative")
+        delay_ms = int(check_seconds("delay", spec.delay) * 1000)
         data = encode_data(spec.data, self.options.max_payload)
-        return [job_id, spec.name, data, priority, int(spec.delay * 1000), _encode_opts(spec)]
+        return [job_id, spec.name, data, priority, delay_ms, _encode_opts(spec)]
 
     # --------------------------------------------------------------- inspect
 
@@ -344,15 +343,11 @@ def _check_job_id(job_id: str | None) -> str:
 def _encode_opts(spec: JobSpec) -> str:
     opts: dict[str, Any] = {}
     if spec.attempts is not None:
-        if spec.attempts < 1:
-            raise InvalidJobError("attempts must be at least 1")
-        opts["attempts"] = spec.attempts
+        opts["attempts"] = check_attempts(spec.attempts)
     if spec.backoff is not None:
         opts["backoff"] = spec.backoff.to_json()
     if spec.timeout is not None:
-        if spec.timeout <= 0:
-            raise InvalidJobError("timeout must be positive")
-        opts["timeout"] = spec.timeout
+        opts["timeout"] = check_seconds("timeout", spec.timeout, positive=True)
     if spec.retention is not None:
         if spec.retention != 0:
             raise InvalidJobError("retention accepts 0 (delete on completion) or None")

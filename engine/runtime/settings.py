@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, InvalidJobError
 from engine.options import Backoff
 from engine.runtime.config import QueueConfig, data_dir, key_prefix
 from engine.runtime.cron import CronJob
@@ -191,7 +191,7 @@ def _apply(config: QueueConfig, table: dict[str, Any]) -> QueueConfig:
             opts["timeout_s"] = float(table["timeout_seconds"])
         options = dataclasses.replace(config.options, **opts)
         concurrency = int(table.get("concurrency", config.concurrency))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, InvalidJobError) as exc:
         raise ConfigError(f"queue {config.name!r}: {exc}") from exc
     if concurrency < 1:
         raise ConfigError(f"queue {config.name!r}: concurrency must be at least 1")

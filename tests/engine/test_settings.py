@@ -46,3 +46,10 @@ def test_a_recurring_job_must_name_a_configured_queue(tmp_path: Path) -> None:
 def test_unknown_queue_lists_the_configured_ones() -> None:
     with pytest.raises(ConfigError, match=r"unknown queue 'x' \(configured: mail, export\)"):
         Settings(queues=DEFAULTS).queue("x")
+
+
+def test_a_backoff_that_cannot_be_computed_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "justo.toml"
+    config.write_text('[queues.mail]\nbackoff = { kind = "linear", delay_ms = 100 }\n')
+    with pytest.raises(ConfigError, match="queue 'mail': backoff kind must be fixed or"):
+        load_settings({"JUSTO_DATA_DIR": str(tmp_path)}, config, queues=DEFAULTS)
