@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from engine import Backoff, JobContext, JobSpec, JobState, Queue, Registry, Worker
+from engine.client import make_client
 from engine.queue.queue import now_ms
+from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from engine.runtime.metrics import read_metrics
 from engine.worker import leases
+from engine.worker.worker import MAX_BLOCK_S
 from tests.conftest import QueueFactory, eventually
 
 
@@ -54,7 +61,7 @@ async def test_async_and_sync_handlers_run_and_record_progress_and_logs(
         {"done": 1, "of": 1},
         ["from a thread"],
     )
-    assert loop_threads and loop_threads[0] != threading.main_thread().name
+    assert len(loop_threads) == 1 and loop_threads[0] != threading.main_thread().name
 
 
 async def test_retries_with_backoff_then_succeeds(make_queue: QueueFactory) -> None:
@@ -75,14 +82,24 @@ async def test_retries_with_backoff_then_succeeds(make_queue: QueueFactory) -> N
     assert job is not None
     assert (job.state, job.attempts_made, job.result) == (JobState.COMPLETED, 3, "third time")
     assert job.error == "RuntimeError: try 2 failed"
+    assert len(starts) == 3
     assert all(b - a >= 150 for a, b in zip(starts, starts[1:], strict=False))
     events = [e["ev"] for e in await q.events()]
     assert events.count("retrying") == 2
 
 
-def test_exponential_backoff_grows_with_jitter() -> None:
-    import random
+class Draw(random.Random):
+    """A random source that always draws ``value``."""
 
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+def test_exponential_backoff_grows_with_jitter() -> None:
     backoff = Backoff("exponential", 1000)
     rng = random.Random(7)
     for attempt, full in [(1, 1000), (2, 2000), (3, 4000)]:
@@ -90,7 +107,10 @@ def test_exponential_backoff_grows_with_jitter() -> None:
         assert all(full / 2 <= d <= full for d in delays)
         assert len(set(delays)) > 1
     assert Backoff("fixed", 300).delay_for(5) == 300
-    assert Backoff("exponential", 1000, max_delay_ms=5000).delay_for(20) <= 5000
+    capped = Backoff("exponential", 1000, max_delay_ms=5000)
+    assert capped.delay_for(20, Draw(0.0)) == 2500  # half the cap, at least
+    assert capped.delay_for(20, Draw(0.5)) == 3750
+    assert capped.delay_for(20, Draw(0.9999)) == 4999  # the cap, at most
 
 
 async def test_fails_for_good_after_last_attempt_with_traceback(make_queue: QueueFactory) -> None:
@@ -123,7 +143,7 @@ async def test_delayed_job_waits_for_its_time(make_queue: QueueFactory) -> None:
 
     added = await q.add("later", None, delay=0.4)
     job = await q.get_job(added.id)
-    assert job is not None and job.ready_ms is not None
+    assert job is not None and job.ready_ms == job.created_ms + 400
     await run_burst(q, registry)
     assert ran_at[added.id] >= job.ready_ms
 
@@ -209,7 +229,8 @@ async def test_sync_timeout_fails_the_try_and_frees_the_slot(make_queue: QueueFa
     finally:
         release.set()
     job = await q.get_job(stuck_job.id)
-    assert job is not None and job.error.startswith("JobTimeoutError")
+    assert job is not None and job.state is JobState.FAILED
+    assert job.error == "JobTimeoutError: job exceeded its timeout of 0.2s"
     quick_rec = await q.get_job(quick_job.id)
     assert quick_rec is not None and quick_rec.result == "ran"
 
@@ -300,62 +321,188 @@ async def test_malformed_entries_go_to_failed_and_good_jobs_complete(
     assert sorted(done) == list(range(40))
     failed = {j.id: j for j in await q.jobs("failed", 0, 100)}
     assert len(failed) == 5
-    assert "not valid JSON" in failed["badjson"].error
+    # Bad job hashes: leased once, failed at once, without a retry.
+    assert {j.id: (j.error, j.attempts_made) for j in failed.values() if not j.raw_entry} == {
+        "badjson": (
+            "MalformedJobError: payload is not valid JSON: Expecting property name enclosed "
+            "in double quotes: line 1 column 2 (char 1)",
+            1,
+        ),
+        "noname": ("MalformedJobError: job has no name", 1),
+        "huge": ("MalformedJobError: payload too large: 5000 bytes, limit 1000", 1),
+    }
     assert failed["badjson"].raw_data == "{not json"
-    assert "has no name" in failed["noname"].error
-    assert "payload too large" in failed["huge"].error
-    raw_entries = sorted(j.raw_entry for j in failed.values() if j.raw_entry)
-    assert raw_entries[0] == '{"name": "raw json pushed by hand"}'
-    assert "invalid utf8" in raw_entries[1]
-    assert all(j.attempts_made <= 1 for j in failed.values())
+    # Waiting-list entries without a job hash: never run, their raw bytes kept.
+    no_hash = "MalformedJobError: waiting-list entry has no job hash (raw bytes kept in 'raw')"
+    assert sorted(
+        (j.raw_entry, j.error, j.attempts_made) for j in failed.values() if j.raw_entry
+    ) == [
+        ('{"name": "raw json pushed by hand"}', no_hash, 0),
+        (b"\xff\xfe invalid utf8".decode(errors="replace"), no_hash, 0),
+    ]
 
 
-async def test_lease_is_renewed_while_a_long_job_runs(make_queue: QueueFactory) -> None:
-    from engine import Reaper
-
-    q = make_queue(lease_ms=300)
+async def test_lease_is_renewed_while_a_long_job_runs(
+    make_queue: QueueFactory, redis: Redis
+) -> None:
+    # A lease the wall clock cannot expire during the test on a loaded machine; instead
+    # the reaper is run by hand with an explicit clock past the end of the first lease.
+    q = make_queue(lease_ms=3000)
     registry = Registry()
     runs: list[str] = []
+    finish = asyncio.Event()
 
     @registry.register("long")
     async def long(ctx: JobContext) -> None:
         runs.append(ctx.id)
-        await asyncio.sleep(1.2)
+        await finish.wait()
 
     added = await q.add("long", None)
-    reaper = Reaper([q], interval_s=0.05)
-    reaper_task = asyncio.create_task(reaper.run())
-    await run_burst(q, registry)
-    reaper.stop()
-    await reaper_task
+    task = asyncio.create_task(run_burst(q, registry))
+
+    async def deadline() -> float | None:
+        return await redis.zscore(q.keys.active, added.id)
+
+    async def leased() -> bool:
+        return await deadline() is not None
+
+    await eventually(leased, timeout=30)
+    first = await deadline()
+    assert first is not None
+
+    async def renewed() -> bool:
+        later = await deadline()
+        return later is not None and later > first
+
+    await eventually(renewed, timeout=30)
+    # One reaper pass at a time when the first lease has run out: the job, still running
+    # and renewed, is not reclaimed.
+    reaped = await leases.reap(q, int(first) + 1)
+    assert reaped.ids == []
+    finish.set()
+    await asyncio.wait_for(task, 30)
     job = await q.get_job(added.id)
     assert job is not None and job.state is JobState.COMPLETED
-    assert runs == [added.id] and job.stalls == 0
+    assert runs == [added.id] and job.stalls == 0 and job.lost_worker == ""
 
 
-async def test_idle_worker_wakes_on_enqueue_without_polling(make_queue: QueueFactory) -> None:
-    q = make_queue()
+@pytest.fixture
+def own_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server of this test's own: every command it counts was sent by this test."""
+    server = EmbeddedRedis(
+        tmp_path_factory.mktemp("quiet"), appendonly=False, binary=find_redis_server(prefer="path")
+    )
+    server.start()
+    yield server.url
+    server.stop()
+
+
+SENT_BY_CLIENTS = ("evalsha", "eval", "script|load", "blpop", "ping")
+"""Commands only a client sends (scripts run others, which the server counts as well)."""
+
+FIRST_IDLE_S = MAX_BLOCK_S / 2
+"""The long idle period: half a blocking call, so no BLPOP times out within it."""
+
+IDLE_S = 0.5
+"""The idle period after each enqueue cycle."""
+
+WOKEN = ["EVALSHA", "EVALSHA", "BLPOP", "EVALSHA", "EVALSHA"]
+"""What a worker woken by an enqueue writes: the fetch that leases the job, a fetch that
+finds nothing more, the BLPOP it blocks on again, then the job's ack and the next fetch
+in one pipeline."""
+
+
+async def _commands_run(redis: Redis) -> Counter[str]:
+    """Commands the server has run so far, by name (INFO, the probe itself, left out)."""
+    stats = await redis.info("commandstats")
+    return Counter(
+        {
+            name.removeprefix("cmdstat_"): int(stat["calls"])
+            for name, stat in stats.items()
+            if name != "cmdstat_info"
+        }
+    )
+
+
+def record_commands(client: Redis) -> list[str]:
+    """Names of the commands ``client`` writes from now on, in order (call it before the
+    client opens its first connection)."""
+    written: list[str] = []
+    pool = client.connection_pool
+    base: Any = pool.connection_class
+
+    def pack_command(self: Any, *args: Any) -> Any:
+        written.append(str(args[0]).upper())
+        return base.pack_command(self, *args)
+
+    pool.connection_class = type("Recording", (base,), {"pack_command": pack_command})
+    return written
+
+
+async def test_idle_worker_sends_nothing_and_wakes_on_enqueue(own_redis_url: str) -> None:
+    worker_redis, probe = make_client(own_redis_url), make_client(own_redis_url)
+    written = record_commands(worker_redis)
+    queue = Queue(worker_redis, "idle")
+    probe_queue = Queue(probe, "idle")
     registry = Registry()
-    got = asyncio.Event()
+    ran: list[int] = []
 
     @registry.register("n")
     async def n(ctx: JobContext) -> None:
-        got.set()
+        ran.append(ctx.data)
 
-    worker = Worker(q, registry)
+    polls = 0
+
+    def completed(count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            nonlocal polls
+            polls += 1  # each poll is one EVALSHA of the probe's own
+            return (await probe_queue.counts()).completed == count
+
+        return check
+
+    async def blocked() -> bool:
+        return (await probe.info("clients"))["blocked_clients"] == 1
+
+    worker = Worker(queue, registry)
     task = asyncio.create_task(worker.run())
-    await eventually(lambda: _true_after(worker.stats.round_trips >= 1))
-    trips_before = worker.stats.round_trips
-    await q.add("n", None)
-    await asyncio.wait_for(got.wait(), 5)
-    worker.stop()
-    await task
-    # Waking costs the fetch and the ack, not a stream of polls.
-    assert worker.stats.round_trips - trips_before <= 4
-
-
-async def _true_after(value: bool) -> bool:
-    return value
+    try:
+        await eventually(blocked)
+        # A first cycle loads the scripts and opens the worker's second connection.
+        await probe_queue.add("n", 0)
+        await eventually(completed(1))
+        trips = 0
+        for cycle, idle_s in enumerate([FIRST_IDLE_S, IDLE_S, IDLE_S, IDLE_S], start=1):
+            before, written_before = await _commands_run(probe), len(written)
+            await asyncio.sleep(idle_s)  # the idle period under test, not a synchronisation
+            # Idle: not one command reached the server, not even a BLPOP timing out.
+            assert await _commands_run(probe) - before == Counter(), cycle
+            assert written[written_before:] == [] and await blocked(), cycle
+            if cycle > 1:
+                # The enqueue cycle before this idle period cost three round trips: the
+                # fetch that leased the job, a fetch that found nothing, then its ack
+                # batched with the next fetch.
+                assert worker.stats.round_trips - trips == 3, cycle
+            if cycle == 4:
+                break
+            trips, polls, written_before = worker.stats.round_trips, 0, len(written)
+            before = await _commands_run(probe)
+            await probe_queue.add("n", cycle)
+            await eventually(completed(cycle + 1))
+            assert written[written_before:] == WOKEN, cycle
+            sent = await _commands_run(probe) - before
+            # At the server: the add and the probe's polls, the worker's four script calls
+            # and its one BLPOP.
+            assert {name: sent[name] for name in SENT_BY_CLIENTS if name in sent} == {
+                "evalsha": 1 + polls + 4,
+                "blpop": 1,
+            }, cycle
+    finally:
+        worker.stop()
+        await task
+        await worker_redis.aclose()
+        await probe.aclose()
+    assert ran == [0, 1, 2, 3]
 
 
 async def test_objects_with_async_call_run_on_the_loop(make_queue: QueueFactory) -> None:
@@ -399,9 +546,9 @@ async def test_non_retryable_errors_fail_at_once_and_retry_after_is_honoured(
     await run_burst(q, registry)
     job_a, job_b = await q.get_job(a.id), await q.get_job(b.id)
     assert job_a is not None and (job_a.state, job_a.attempts_made) == (JobState.FAILED, 1)
-    assert job_b is not None and job_b.state is JobState.COMPLETED
-    assert job_b.processed_ms is not None and job_b.created_ms is not None
-    assert job_b.processed_ms - job_b.created_ms >= 400
+    assert job_b is not None and (job_b.state, job_b.attempts_made) == (JobState.COMPLETED, 2)
+    assert job_b.processed_ms is not None
+    assert job_b.processed_ms - job_b.created_ms >= 400  # the 0.4 s asked for, not the 10 ms
 
 
 async def test_unicode_and_escapes_survive_outcome_packing(make_queue: QueueFactory) -> None:

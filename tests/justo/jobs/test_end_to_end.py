@@ -4,7 +4,7 @@ enqueues an email notification, which arrives at a local SMTP server with the PD
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -106,15 +106,28 @@ async def test_due_schedule_to_email_in_the_inbox(
             await asyncio.gather(*tasks)
         finally:
             await jobs.aclose()
+    [report] = await queues["reports"].jobs("completed", 0, -1)
+    assert (report.result["success"], report.result["total"], report.result["completed"]) == (
+        True,
+        1,
+        1,
+    )
+    [outcome] = report.result["results"]
+    period = outcome["periodKey"]
+    assert outcome["scheduleId"] == schedule_id
+    [sent] = await queues["notifications"].jobs("completed", 0, -1)
+    assert sent.id == f"report:{schedule_id}:{period}"
+
     [mail] = recorder.received
-    assert mail.rcpt_tos == ["socia@silva.adv.br"]
+    assert (mail.mail_from, mail.rcpt_tos) == ("relatorios@justoai.com.br", ["socia@silva.adv.br"])
     message = mail.message
-    assert "Semanal" in str(message["Subject"])
-    pdfs = [
-        part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"
-    ]
-    assert len(pdfs) == 1 and pdfs[0].get_content().startswith(b"%PDF")
-    report = await queues["reports"].jobs("completed", 0, 0)
-    assert report and report[0].result["success"]
-    sent = await queues["notifications"].jobs("completed", 0, 0)
-    assert sent and sent[0].id.startswith(f"report:{schedule_id}:")
+    label = date.fromisoformat(period).strftime("%d/%m/%Y")
+    assert message["Subject"] == f"Relatório Semanal — {label}"
+    # The PDF the report job wrote, byte for byte.
+    [pdf] = list(message.iter_attachments())
+    assert (pdf.get_content_type(), pdf.get_filename()) == (
+        "application/pdf",
+        f"relatorio-{period}.pdf",
+    )
+    written = await asyncio.to_thread(Path(outcome["filePath"]).read_bytes)
+    assert pdf.get_content() == written

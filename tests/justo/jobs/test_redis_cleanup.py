@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
@@ -29,7 +30,10 @@ class Sleeps:
 def test_entry_time_reads_seconds_millis_and_iso() -> None:
     assert entry_time(json.dumps({"timestamp": NOW}).encode()) == NOW
     assert entry_time(json.dumps({"createdAt": NOW * 1000}).encode()) == NOW
-    assert entry_time(json.dumps({"lastUsed": "2027-01-15T08:00:00Z"}).encode()) is not None
+    assert (
+        entry_time(json.dumps({"lastUsed": "2027-01-15T08:00:00Z"}).encode())
+        == datetime(2027, 1, 15, 8, 0, tzinfo=UTC).timestamp()
+    )
     assert entry_time(b"not json") is None and entry_time(b"") is None
     assert entry_time(b"[1, 2]") is None
 
@@ -69,30 +73,37 @@ async def test_only_the_right_keys_go(redis: Redis, prefix: str) -> None:
     doomed = await seed(redis, prefix, per_kind=1500)
     await redis.set("unrelated:cache:x", "y")  # outside the patterns entirely
     before = {k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)}
+    expected_gone = set().union(*(doomed[p] for p in DAILY_PATTERNS))
+    sizes = [await redis.memory_usage(k) for k in expected_gone]
     sleeps = Sleeps()
     patterns = {p: PATTERN_MAX_AGE_H[p] for p in DAILY_PATTERNS}
     report = await clean_patterns(
         redis, patterns, now=NOW, key_prefix=f"{prefix}:", max_scanned=100_000, sleep=sleeps
     )
     after = {k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)}
-    expected_gone = set().union(*(doomed[p] for p in DAILY_PATTERNS))
     assert before - after == expected_gone
     assert report.deleted == len(expected_gone)
-    assert report.memory_freed > 0
+    assert report.deleted_by_pattern == {f"{prefix}:{p}": len(doomed[p]) for p in DAILY_PATTERNS}
+    assert None not in sizes and report.memory_freed == sum(s for s in sizes if s)
     assert await redis.get("unrelated:cache:x") == b"y"
     await redis.delete("unrelated:cache:x")
-    # SCAN in batches of 100 with a 100 ms pause between batches.
+    # SCAN in batches of 100 (how many per pattern is up to Redis), with a 100 ms pause
+    # between two batches of one pattern.
     assert report.batches > len(DAILY_PATTERNS)
-    assert set(sleeps.calls) == {0.1}
+    assert sleeps.calls == [0.1] * (report.batches - len(DAILY_PATTERNS))
 
 
 async def test_scan_stops_at_the_cap(redis: Redis, prefix: str) -> None:
-    await seed(redis, prefix, per_kind=2000)
+    doomed = await seed(redis, prefix, per_kind=2000)
+    before = {k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)}
     report = await clean_patterns(
         redis, {"cache:*": 24}, now=NOW, key_prefix=f"{prefix}:", max_scanned=1000, sleep=Sleeps()
     )
-    assert report.capped and report.scanned == 1000
-    assert 0 < report.deleted <= 1000
+    assert report.capped is True and report.scanned == 1000
+    after = {k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)}
+    # Some of the 1000 keys looked at were doomed: exactly those went, nothing else.
+    gone = before - after
+    assert gone <= doomed["cache:*"] and len(gone) == report.deleted > 0
 
 
 async def test_ai_pattern_uses_seven_days(redis: Redis, prefix: str) -> None:
@@ -101,5 +112,5 @@ async def test_ai_pattern_uses_seven_days(redis: Redis, prefix: str) -> None:
     report = await clean_patterns(
         redis, {"ai:*": 168}, now=NOW, key_prefix=f"{prefix}:", sleep=Sleeps()
     )
-    assert report.deleted == 1
-    assert await redis.exists(f"{prefix}:ai:a") and not await redis.exists(f"{prefix}:ai:b")
+    assert (report.deleted, report.deleted_by_pattern) == (1, {f"{prefix}:ai:*": 1})
+    assert (await redis.exists(f"{prefix}:ai:a"), await redis.exists(f"{prefix}:ai:b")) == (1, 0)

@@ -22,7 +22,7 @@ from justo.db.models import (
 )
 from justo.jobs.lawsuit import Lawsuit, Movement, TransientProviderError
 from justo.jobs.store import SqlSyncStore, categorize
-from justo.jobs.sync import SyncWorker
+from justo.jobs.sync import RESULT_TTL_S, SyncWorker
 
 CNJS = [
     "0058967-77.2016.8.19.0000",
@@ -31,6 +31,8 @@ CNJS = [
     "0003695-16.2019.8.26.0189",
 ]
 INVALID = "0009999-99.9999.8.26.9999"
+BAD_CNJ = f"invalid CNJ number: CNJ {INVALID}: wrong check digits DD=99, expected 78"
+"""The error recorded for ``INVALID``."""
 
 
 class FakeProvider:
@@ -51,6 +53,21 @@ class FakeProvider:
         return Lawsuit(
             cnj=cnj, provider="judit", court="TJRJ", movements=tuple(self.movements.get(cnj, ()))
         )
+
+
+async def server_ms(redis: Redis) -> int:
+    """The Redis server's clock, in epoch milliseconds."""
+    seconds, micros = await redis.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def expires_at_ms(redis: Redis, key: str) -> int:
+    """When ``key`` expires, in the server's epoch milliseconds (read atomically)."""
+    pipe = redis.pipeline(transaction=True)
+    pipe.time()
+    pipe.pttl(key)
+    (seconds, micros), ttl = await pipe.execute()
+    return int(seconds) * 1000 + int(micros) // 1000 + int(ttl)
 
 
 def step(i: int, text: str = "Juntada de petição") -> Movement:
@@ -187,13 +204,12 @@ async def test_invalid_cnj_is_an_error_for_that_process_only(
         Job("full-sync", {"type": "full-sync"}).ctx
     )
     assert INVALID not in provider.calls
-    [error] = result["errors"]
-    assert error["processId"] == ids["A"][3] and "invalid CNJ number" in error["error"]
-    assert not result["success"] and result["processedCount"] == 5
+    assert result["errors"] == [{"processId": ids["A"][3], "error": BAD_CNJ}]
+    assert result["success"] is False and result["processedCount"] == 5
     with sessions() as s:
         bad = s.get(MonitoredProcess, ids["A"][3])
         assert bad is not None and bad.monitoring_status is MonitoringStatus.ERROR
-        assert bad.last_error is not None and "check digits" in bad.last_error
+        assert bad.last_error == BAD_CNJ
 
 
 async def test_transient_failures_are_retried_once_after_the_delay(
@@ -210,11 +226,17 @@ async def test_transient_failures_are_retried_once_after_the_delay(
     sync = SyncWorker(
         SqlSyncStore(sessions), provider, redis, cache_prefix=f"{prefix}:", sleep=record
     )
-    result = await sync(Job("manual-sync", {"workspaceId": ids["wsA"][0]}).ctx)
+    job = Job("manual-sync", {"workspaceId": ids["wsA"][0]})
+    result = await sync(job.ctx)
     assert slept == [30.0]
-    assert provider.calls.count(CNJS[0]) == 2 and provider.calls.count(CNJS[1]) == 2
-    failed = {e["processId"] for e in result["errors"]}
-    assert failed == {ids["A"][1], ids["A"][3]}
+    # Once each, then the two that failed once more: CNJS[0] recovers, CNJS[1] does not.
+    assert sorted(provider.calls) == sorted([*CNJS[:3], CNJS[0], CNJS[1]])
+    errors = {e["processId"]: e["error"] for e in result["errors"]}
+    assert errors == {
+        ids["A"][1]: "TransientProviderError: 503 from court",
+        ids["A"][3]: BAD_CNJ,
+    }
+    assert job.logs == ["retrying 2 process(es) after 30s"]
 
 
 async def test_progress_and_cached_result(
@@ -222,19 +244,25 @@ async def test_progress_and_cached_result(
 ) -> None:
     seed(sessions)
     job = Job("full-sync", {"type": "full-sync"})
-    await worker(sessions, FakeProvider(), redis, prefix, save_stats=True)(job.ctx)
-    assert job.progress[:2] == [10, 20] and job.progress[-1] == 100
-    assert job.progress == sorted(job.progress, key=float)  # type: ignore[arg-type]
-    assert 90 in job.progress
+    before = await server_ms(redis)
+    result = await worker(sessions, FakeProvider(), redis, prefix, save_stats=True)(job.ctx)
+    after = await server_ms(redis)
+    # Selected, then the one batch of five synced, then done.
+    assert job.progress == [10, 20, 90, 100]
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    cached = await redis.get(f"{prefix}:sync:result:global:{day}")
-    assert cached is not None and json.loads(cached)["processedCount"] == 5
-    assert 0 < await redis.ttl(f"{prefix}:sync:result:global:{day}") <= 24 * 3600
+    key = f"{prefix}:sync:result:global:{day}"
+    cached = await redis.get(key)
+    assert cached is not None and json.loads(cached) == result
+    assert result["processedCount"] == 5 and result["errorCount"] == 1
+    # Kept for a day from when it was written.
+    expires = await expires_at_ms(redis, key)
+    assert before + RESULT_TTL_S * 1000 - 1 <= expires <= after + RESULT_TTL_S * 1000 + 1
     with sessions() as s:
         batch = s.scalars(
             select(ProcessSyncLog).where(ProcessSyncLog.sync_type == SyncType.BATCH)
         ).one()
-        assert batch.status is SyncStatus.PARTIAL_SUCCESS and batch.details is not None
+        assert batch.status is SyncStatus.PARTIAL_SUCCESS and batch.details == result
+        assert batch.errors == [e["error"] for e in result["errors"]]
 
 
 async def test_incremental_takes_only_stale_processes(

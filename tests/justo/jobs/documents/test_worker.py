@@ -27,7 +27,7 @@ from justo.db.models import (
     Workspace,
 )
 from justo.db.types import utcnow
-from justo.jobs.documents.ai import AiClient
+from justo.jobs.documents.ai import AiClient, cache_key
 from justo.jobs.documents.errors import (
     AiMalformedResponseError,
     AiTimeoutError,
@@ -46,6 +46,8 @@ from tests.justo.jobs.documents.openai_stub import ANALYSIS, OpenAiStub, Reply
 from tests.justo.jobs.documents.pdfs import (
     CNJ_A,
     CNJ_B,
+    PETITION,
+    PETITION_PAGE_2,
     encrypted_pdf,
     image_only_pdf,
     many_pages_pdf,
@@ -55,6 +57,10 @@ from tests.justo.jobs.documents.pdfs import (
 )
 
 KEY = "sk-worker-SECRET-42"
+PETITION_TEXT = "\n".join(PETITION) + "\n\n" + "\n".join(PETITION_PAGE_2)
+"""What extraction reads from ``petition_pdf()``: its lines, pages apart by a blank line."""
+EXTRACTED = f"extracted {len(PETITION_TEXT)} characters from 2 page(s); 2 CNJ number(s)"
+"""The log line of that extraction."""
 MODEL = "gpt-test"
 Sessions = sessionmaker[Session]
 
@@ -216,9 +222,10 @@ async def test_extraction_only_analysis(
     }
     doc = document(sessions, doc_id)
     assert doc.ocr_status == OcrStatus.COMPLETED and doc.processed and doc.pages == 2
-    assert doc.extracted_text is not None and "Réu: Banco Exemplo S.A." in doc.extracted_text
+    assert doc.extracted_text == PETITION_TEXT and result["textLength"] == len(PETITION_TEXT)
     assert doc.summary is None
     assert job.progress == [5, 50, 90, 100]
+    assert job.logs == [EXTRACTED, "stored analysis version 1 (extraction-only)"]
 
 
 async def test_each_run_is_a_new_version_and_original_type_field_is_accepted(
@@ -238,10 +245,11 @@ async def test_stored_text_is_capped(
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     result, _ = await run(make_worker(max_stored_chars=40), doc_id)
     doc = document(sessions, doc_id)
-    assert doc.extracted_text is not None and len(doc.extracted_text) == 40
+    assert doc.extracted_text == PETITION_TEXT[:40]
     (row,) = analyses(sessions, doc_id)
     assert row.extracted_data["textTruncated"] is True
-    assert result["textLength"] > 40 and result["cnjs"] == [CNJ_A, CNJ_B]
+    # Only the stored copy is capped: the analysis saw the whole text.
+    assert result["textLength"] == len(PETITION_TEXT) and result["cnjs"] == [CNJ_A, CNJ_B]
 
 
 async def test_real_process_pool(
@@ -250,7 +258,7 @@ async def test_real_process_pool(
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     worker = make_worker(use_pool=False, max_parallel=1)
     result, _ = await run(worker, doc_id)
-    assert result["cnjs"] == [CNJ_A, CNJ_B] and worker.extractor.started
+    assert result["cnjs"] == [CNJ_A, CNJ_B] and worker.extractor.started is True
 
 
 # --- AI and the cache ------------------------------------------------------------------
@@ -266,9 +274,16 @@ async def test_ai_analysis_then_cache_hit_without_http(
 ) -> None:
     workspace_id, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     worker = make_worker(stub.base_url)
+    before, before_s = utcnow(), time.time()
     first, job = await run(worker, doc_id)
+    after, after_s = utcnow(), time.time()
     assert (first["mode"], first["aiCached"], first["model"]) == ("ai", False, MODEL)
     assert len(stub.requests) == 1 and job.progress == [5, 50, 60, 90, 100]
+    assert job.logs == [
+        EXTRACTED,
+        f"AI analysis by {MODEL} (123 tokens)",
+        "stored analysis version 1 (ai)",
+    ]
     (row,) = analyses(sessions, doc_id)
     assert row.ai_analysis == ANALYSIS and row.model_used == MODEL
     assert document(sessions, doc_id).summary == ANALYSIS["summary"]
@@ -279,21 +294,25 @@ async def test_ai_analysis_then_cache_hit_without_http(
         MODEL,
         123,
     )
-    assert cached.result == ANALYSIS and cached.cache_key.startswith("ai:analysis:")
-    assert cached.expires_at is not None and cached.expires_at > utcnow() + timedelta(days=6)
+    assert cached.result == ANALYSIS
+    assert cached.cache_key == cache_key(PETITION_TEXT, MODEL, "complete")
+    assert before <= cached.created_at <= after
+    assert cached.expires_at == cached.created_at + timedelta(days=7)
     entry = json.loads(await redis.get(f"{prefix}:{cached.cache_key}"))
-    assert entry["result"] == ANALYSIS and entry["model"] == MODEL
-    assert abs(entry["createdAt"] - time.time()) < 60
+    assert (entry["result"], entry["model"], entry["tokens"]) == (ANALYSIS, MODEL, 123)
+    assert before_s <= entry["createdAt"] <= after_s
     assert await redis.ttl(f"{prefix}:{cached.cache_key}") == -1  # the cleanup rule expires it
 
+    before = utcnow()
     second, job2 = await run(worker, doc_id)
+    after = utcnow()
     assert (second["aiCached"], second["version"], second["mode"]) == (True, 2, "ai")
     assert len(stub.requests) == 1  # no HTTP call
     assert analyses(sessions, doc_id)[1].ai_analysis == ANALYSIS
     (cached,) = cache_rows(sessions)
-    assert cached.hits == 1 and cached.last_used is not None
-    assert any("cache" in line for line in job2.logs)
-    assert all(KEY not in line for line in job.logs + job2.logs)
+    last_used = cached.last_used  # the hit's time
+    assert cached.hits == 1 and last_used is not None and before <= last_used <= after
+    assert job2.logs == [EXTRACTED, "AI analysis found in cache", "stored analysis version 2 (ai)"]
 
 
 async def test_database_cache_serves_when_redis_lost_the_entry(
@@ -310,9 +329,10 @@ async def test_database_cache_serves_when_redis_lost_the_entry(
     (cached,) = cache_rows(sessions)
     await redis.delete(f"{prefix}:{cached.cache_key}")
     result, _ = await run(worker, doc_id)
-    assert result["aiCached"] and len(stub.requests) == 1
+    assert result["aiCached"] is True and len(stub.requests) == 1
     assert cache_rows(sessions)[0].hits == 1
-    assert await redis.exists(f"{prefix}:{cached.cache_key}")  # written back
+    entry = json.loads(await redis.get(f"{prefix}:{cached.cache_key}"))  # written back
+    assert (entry["result"], entry["model"], entry["tokens"]) == (ANALYSIS, MODEL, 123)
 
 
 async def test_entries_older_than_seven_days_are_not_used(
@@ -332,10 +352,13 @@ async def test_entries_older_than_seven_days_are_not_used(
     await redis.set(key, json.dumps({**entry, "createdAt": time.time() - 8 * 86400}))
     with sessions.begin() as s:
         s.execute(update(AiCache).values(created_at=utcnow() - timedelta(days=8)))
+    before = utcnow()
     result, _ = await run(worker, doc_id)
-    assert not result["aiCached"] and len(stub.requests) == 2
+    after = utcnow()
+    assert result["aiCached"] is False and len(stub.requests) == 2
     (cached,) = cache_rows(sessions)  # refreshed in place
-    assert cached.created_at > utcnow() - timedelta(minutes=1)
+    assert before <= cached.created_at <= after
+    assert cached.expires_at == cached.created_at + timedelta(days=7)
 
 
 async def test_redis_hit_from_another_workspace_gets_its_own_row(
@@ -346,7 +369,7 @@ async def test_redis_hit_from_another_workspace_gets_its_own_row(
     worker = make_worker(stub.base_url)
     await run(worker, a_doc, workspaceId=a_ws)
     result, _ = await run(worker, b_doc, workspaceId=b_ws)
-    assert result["aiCached"] and len(stub.requests) == 1
+    assert result["aiCached"] is True and len(stub.requests) == 1
     hits = {row.workspace_id: row.hits for row in cache_rows(sessions)}
     assert hits == {a_ws: 0, b_ws: 1}
 
@@ -361,14 +384,18 @@ async def test_malformed_ai_answer_fails_the_job_and_a_retry_succeeds(
         job = Job({"documentId": doc_id})
         with pytest.raises(AiMalformedResponseError) as caught:
             await worker(job.ctx)
-        assert caught.value.retryable
-        assert any("retryable" in line for line in job.logs)
+        assert caught.value.retryable is True
+        assert job.logs == [
+            EXTRACTED,
+            f"AI analysis failed (retryable): {caught.value.title}: {caught.value}",
+        ]
+        assert str(caught.value) == "assistant content is not a JSON object: 'isto não é JSON'"
         doc = document(sessions, doc_id)
         assert doc.ocr_status == OcrStatus.COMPLETED and not doc.processed  # text kept
         assert analyses(sessions, doc_id) == [] and cache_rows(sessions) == []
         assert await redis.keys(f"{prefix}:ai:*") == []  # nothing cached
         result, _ = await run(worker, doc_id)
-    assert result["version"] == 1 and not result["aiCached"] and len(stub.requests) == 2
+    assert (result["version"], result["aiCached"], len(stub.requests)) == (1, False, 2)
     assert document(sessions, doc_id).processed
 
 
@@ -380,7 +407,7 @@ async def test_ai_timeout_fails_the_job_as_retryable(
         worker = make_worker(stub.base_url, timeout_s=0.1)
         with pytest.raises(AiTimeoutError) as caught:
             await run(worker, doc_id)
-    assert caught.value.retryable and analyses(sessions, doc_id) == []
+    assert caught.value.retryable is True and analyses(sessions, doc_id) == []
     assert document(sessions, doc_id).ocr_status == OcrStatus.COMPLETED
 
 
@@ -417,13 +444,13 @@ async def test_unusable_documents_fail_permanently(
     job = Job({"documentId": doc_id})
     with pytest.raises(error) as caught:
         await worker(job.ctx)
-    assert not caught.value.retryable and stub.requests == []
+    assert caught.value.retryable is False and stub.requests == []
     doc = document(sessions, doc_id)
     assert doc.ocr_status == OcrStatus.FAILED and not doc.processed
     (row,) = analyses(sessions, doc_id)
     assert row.status == AnalysisStatus.FAILED and row.extracted_data == {"error": code}
     assert row.error == f"{error.title}: {caught.value}"
-    assert any(error.title in line for line in job.logs)
+    assert job.logs == [f"document failed: {error.title}: {caught.value}"]
     with pytest.raises(error):  # the queue retries it: same failure, no second version
         await run(worker, doc_id)
     assert len(analyses(sessions, doc_id)) == 1
@@ -463,7 +490,7 @@ async def test_crashed_extraction_gives_the_document_back(
     _, doc_id = seed(sessions, write(tmp_path, "p.pdf", petition_pdf()))
     with pytest.raises(ExtractionCrashedError) as caught:
         await run(make_worker(pool=BrokenPool()), doc_id)
-    assert caught.value.retryable
+    assert caught.value.retryable is True
     assert document(sessions, doc_id).ocr_status == OcrStatus.PENDING
     assert analyses(sessions, doc_id) == []
 

@@ -90,7 +90,9 @@ def form_parts(request: httpx.Request) -> dict[str, tuple[str | None, bytes]]:
 
 class FakeResend(ScriptedServer):
     """``POST /emails``: 401 without the key, 422 ``validation_error`` for a ``to`` on
-    ``invalid.test``, else ``{"id": ...}``."""
+    ``invalid.test``, else ``{"id": ...}``. Every request is recorded in ``seen`` and
+    answered: unlike the real Resend, nothing is deduped on ``Idempotency-Key``, so a
+    test counting ``seen`` counts what our code sent."""
 
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(r.content) for r in self.seen]

@@ -50,11 +50,43 @@ async def test_retry_then_send_once_and_permanent_failure_without_retry(
     retried = await queue.get_job(limited.id)
     assert retried is not None
     assert (retried.state, retried.attempts_made) == (JobState.COMPLETED, 2)
-    assert retried.result["status"] == "sent"
+    assert retried.result == {
+        "status": "sent",
+        "permanent": False,
+        "type": "email-alert",
+        "channel": "email",
+        "idempotencyKey": f"notif:{limited.id}",
+        "sent": 1,
+        "failed": 0,
+        "deliveries": [
+            {
+                "recipient": "o***@example.com",
+                "status": "sent",
+                "attempts": 2,
+                "providerMessageId": "re-2",
+            }
+        ],
+    }
     failed = await queue.get_job(invalid.id)
     assert failed is not None
     assert (failed.state, failed.attempts_made) == (JobState.COMPLETED, 1)
-    assert (failed.result["status"], failed.result["permanent"]) == ("failed", True)
+    assert failed.result == {
+        "status": "failed",
+        "permanent": True,
+        "type": "email-alert",
+        "channel": "email",
+        "idempotencyKey": f"notif:{invalid.id}",
+        "sent": 0,
+        "failed": 1,
+        "deliveries": [
+            {
+                "recipient": "g***@invalid.test",
+                "status": "failed",
+                "attempts": 1,
+                "error": "resend HTTP 422: validation_error: Invalid `to` field: g***@invalid.test",
+            }
+        ],
+    }
     assert [b["to"] for b in fake.bodies()] == [
         ["ok@example.com"],
         ["ok@example.com"],

@@ -42,9 +42,9 @@ async def test_message_with_pdf_attachment_arrives_byte_exact() -> None:
     assert message["Message-ID"] == message_id and message_id.endswith("@justoai.com.br>")
     assert message.get_content_type() == "multipart/mixed"
     body = message.get_body(("html",))
-    assert body is not None and "<p>Olá</p>" in body.get_content()
+    assert body is not None and body.get_content() == "<p>Olá</p>\r\n"
     plain = message.get_body(("plain",))
-    assert plain is not None and plain.get_content().strip() == "Olá"
+    assert plain is not None and plain.get_content() == "Olá\r\n"
     [attachment] = list(message.iter_attachments())
     assert attachment.get_filename() == "relatorio.pdf"
     assert attachment.get_content_type() == "application/pdf"

@@ -3,6 +3,7 @@ versus permanent failure, WhatsApp paths, and masked logs."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from justo.db.models import Channel, Notification, NotificationStatus
+from justo.db.types import utcnow
 from justo.jobs.notifications import (
     NotificationConfigError,
     NotificationWorker,
@@ -39,6 +41,8 @@ from tests.justo.jobs.notifications.fakes import (
     seed_workspace,
     smtp_server,
 )
+
+WORKSPACE_REQUIRED = "workspaceId is required (a non-empty string)"
 
 PHONE = "+5511999998888"
 OTHER_PHONE = "+5521988887777"
@@ -108,7 +112,9 @@ async def test_smtp_report_with_pdf_is_recorded_and_a_retry_does_not_resend(
         worker = NotificationWorker(
             sessions, email=SmtpSender("127.0.0.1", port, tls="none", timeout_s=5), whatsapp=None
         )
+        before = utcnow()
         first = await worker(job.ctx)
+        after = utcnow()
         again = await worker(job.retry().ctx)
 
     [received] = recorder.received
@@ -136,7 +142,8 @@ async def test_smtp_report_with_pdf_is_recorded_and_a_retry_does_not_resend(
         1,
     )
     assert row.provider_message_id == received.message["Message-ID"]
-    assert row.sent_at is not None and row.error is None
+    sent_at = row.sent_at  # when the server accepted it, not when the retry ran
+    assert sent_at is not None and before <= sent_at <= after and row.error is None
     assert row.payload["attachments"] == [
         {"filename": "relatorio-semanal.pdf", "contentType": "application/pdf", "size": len(PDF)}
     ]
@@ -149,7 +156,20 @@ async def test_smtp_report_with_pdf_is_recorded_and_a_retry_does_not_resend(
             "providerMessageId": row.provider_message_id,
         }
     ]
-    assert again["deliveries"][0]["alreadySent"] is True
+    # The retry reached the SMTP server not at all: it still holds the one message.
+    assert len(recorder.received) == 1
+    assert again == {
+        **first,
+        "deliveries": [
+            {
+                "recipient": "c***@example.com",
+                "status": "sent",
+                "attempts": 1,
+                "providerMessageId": row.provider_message_id,
+                "alreadySent": True,
+            }
+        ],
+    }
 
 
 async def test_rate_limited_send_is_retried_with_retry_after_then_sent_once(
@@ -174,7 +194,10 @@ async def test_rate_limited_send_is_retried_with_retry_after_then_sent_once(
 
     assert caught.value.retry_after_s == 1.0
     assert (pending.status, pending.attempts) == (NotificationStatus.PENDING, 1)
-    assert pending.error is not None and "429" in pending.error
+    assert pending.error == (
+        "RetryableNotificationError: resend HTTP 429: rate_limit_exceeded: "
+        "Too many requests (retry after 1s)"
+    )
     assert [r.headers["idempotency-key"] for r in fake.seen] == ["alert:proc-1:mov-9"] * 2
     [row] = rows(sessions)
     assert (row.status, row.attempts, row.provider_message_id, row.error) == (
@@ -183,8 +206,54 @@ async def test_rate_limited_send_is_retried_with_retry_after_then_sent_once(
         "re-2",
         None,
     )
-    assert second["status"] == "sent" and third["deliveries"][0]["alreadySent"] is True
-    assert len(fake.seen) == 2
+    assert second["status"] == "sent"
+    assert third["deliveries"] == [
+        {
+            "recipient": "c***@example.com",
+            "status": "sent",
+            "attempts": 2,
+            "providerMessageId": "re-2",
+            "alreadySent": True,
+        }
+    ]
+    assert len(fake.seen) == 2  # the refused try and the accepted one; the third sent nothing
+
+
+async def test_a_repeated_job_reaches_the_provider_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Our rows stop the repeats, not the provider: the fake Resend records every request
+    # it receives and dedupes nothing (the real one would also dedupe on Idempotency-Key).
+    ws = seed_workspace(sessions)
+    fake = FakeResend()
+    key = "report:s1:2026-04-05"
+    data = email_job(ws, to=["cliente@example.com", " cliente@example.com"], idempotencyKey=key)
+    async with resend_worker(sessions, fake) as worker:
+        first = await worker(Job(data, job_id=key).ctx)
+        # The queue hands the same job out again (its worker died before the ack) ...
+        again = await worker(Job(data, job_id=key).ctx)
+        # ... and a producer enqueued the same notification as a second job.
+        duplicate = await worker(Job(data, job_id="another-job").ctx)
+
+    [request] = fake.seen
+    assert request.headers["idempotency-key"] == key
+    assert json.loads(request.content)["to"] == ["cliente@example.com"]  # listed twice, sent once
+    [row] = rows(sessions)
+    assert (row.idempotency_key, row.status, row.attempts, row.provider_message_id) == (
+        key,
+        NotificationStatus.SENT,
+        1,
+        "re-1",
+    )
+    delivery = {
+        "recipient": "c***@example.com",
+        "status": "sent",
+        "attempts": 1,
+        "providerMessageId": "re-1",
+    }
+    assert first["deliveries"] == [delivery]
+    assert again["deliveries"] == duplicate["deliveries"] == [{**delivery, "alreadySent": True}]
+    assert (again["sent"], duplicate["sent"]) == (1, 1)
 
 
 async def test_5xx_is_retried_and_the_last_attempt_marks_the_row_failed(
@@ -202,7 +271,8 @@ async def test_5xx_is_retried_and_the_last_attempt_marks_the_row_failed(
             await worker(job.retry().ctx)  # attempt 5 of 5
     [row] = rows(sessions)
     assert (row.status, row.attempts) == (NotificationStatus.FAILED, 2)
-    assert row.error is not None and "503" in row.error
+    assert row.error == "RetryableNotificationError: resend HTTP 503: down"
+    assert len(fake.seen) == 2
 
 
 async def test_invalid_recipient_fails_at_once_without_raising(
@@ -218,7 +288,7 @@ async def test_invalid_recipient_fails_at_once_without_raising(
     assert result["deliveries"][0]["recipient"] == "n***@invalid.test"
     [row] = rows(sessions)
     assert (row.status, row.attempts) == (NotificationStatus.FAILED, 1)
-    assert row.error is not None and "422" in row.error and "ninguem@" not in row.error
+    assert row.error == ("resend HTTP 422: validation_error: Invalid `to` field: n***@invalid.test")
     assert len(fake.seen) == 1
     logged = caplog.text + "\n".join(job.logs)
     assert "n***@invalid.test" in logged and "ninguem@" not in logged
@@ -323,8 +393,8 @@ async def test_invalid_job_data_completes_as_a_permanent_failure(
     job = Job({"type": "email-alert", "data": {"to": "a@b.com"}})
     result = await worker(job.ctx)
     assert result["status"] == "failed" and result["permanent"] is True
-    assert result["type"] == "email-alert" and "workspaceId" in result["error"]
-    assert rows(sessions) == [] and "invalid notification" in job.logs[0]
+    assert result["type"] == "email-alert" and result["error"] == WORKSPACE_REQUIRED
+    assert rows(sessions) == [] and job.logs == [f"invalid notification: {WORKSPACE_REQUIRED}"]
 
 
 async def test_unconfigured_channel_raises_a_config_error(sessions: sessionmaker[Session]) -> None:
@@ -345,8 +415,23 @@ async def test_key_of_another_workspace_or_unknown_workspace_is_not_sent(
         stolen = await worker(Job(email_job(b, idempotencyKey="shared")).ctx)
         unknown = await worker(Job(email_job("no-such-workspace")).ctx)
     assert len(fake.seen) == 1
-    assert stolen["status"] == "failed" and "another workspace" in stolen["deliveries"][0]["error"]
-    assert "unknown workspace" in unknown["deliveries"][0]["error"]
+    assert stolen["status"] == "failed"
+    assert stolen["deliveries"] == [
+        {
+            "recipient": "c***@example.com",
+            "status": "failed",
+            "attempts": 0,
+            "error": "idempotency key already used by another workspace",
+        }
+    ]
+    assert unknown["deliveries"] == [
+        {
+            "recipient": "c***@example.com",
+            "status": "failed",
+            "attempts": 0,
+            "error": "cannot record the notification: unknown workspace 'no-such-workspace'",
+        }
+    ]
     [row] = rows(sessions)
     assert row.workspace_id == a
 
@@ -483,8 +568,11 @@ async def test_whatsapp_invalid_recipient_fails_permanently_and_logs_masked(
     assert (result["status"], result["permanent"]) == ("partial", True)
     assert [d["recipient"] for d in result["deliveries"]] == ["+55119****8888", "+55219****7777"]
     failed = next(r for r in rows(sessions) if r.recipient == PHONE)
-    assert failed.status == NotificationStatus.FAILED and failed.error is not None
-    assert "131026" in failed.error and "5511999998888" not in failed.error
+    assert failed.status == NotificationStatus.FAILED
+    assert failed.error == (
+        "whatsapp error 131026 (HTTP 400): Message undeliverable: "
+        "Unable to deliver message to 55119****8888"
+    )
     logged = caplog.text + "\n".join(job.logs)
     assert "+55119****8888" in logged and "+55219****7777" in logged
     assert "5511999998888" not in logged and "5521988887777" not in logged

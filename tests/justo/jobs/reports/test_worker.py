@@ -42,7 +42,7 @@ from justo.jobs.reports import (
     ScheduleNotFoundError,
 )
 from justo.jobs.reports.store import SqlReportStore
-from tests.conftest import QueueFactory
+from tests.conftest import QueueFactory, eventually
 from tests.justo.jobs.reports.factories import CNJ_A, CNJ_B, HOSTILE, NOW, mtime, read_report
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -70,28 +70,50 @@ class Job:
 
 @dataclass
 class Outbox:
-    """``enqueue_notification`` that records calls and, like the queue, dedupes by job id."""
+    """``enqueue_notification`` that records every call, repeated job ids included (it does
+    not dedupe like the queue: the real queue's dedupe is tested with the real queue).
+
+    With ``gated``, each call waits for a ticket (``admit``) before it is recorded.
+    """
 
     calls: list[tuple[dict[str, Any], str]] = field(default_factory=list)
-    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail: int = 0
-    delay: float = 0.0
+    gated: bool = False
     in_flight: int = 0
     max_in_flight: int = 0
+    tickets: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(0))
+
+    def admit(self, calls: int) -> None:
+        """Let ``calls`` more gated calls through."""
+        for _ in range(calls):
+            self.tickets.release()
 
     async def __call__(self, data: dict[str, Any], job_id: str) -> object:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            await asyncio.sleep(self.delay)
+            if self.gated:
+                await self.tickets.acquire()
             if self.fail > 0:
                 self.fail -= 1
                 raise ConnectionError("redis is down")
             self.calls.append((data, job_id))
-            self.jobs.setdefault(job_id, data)
             return job_id
         finally:
             self.in_flight -= 1
+
+    def job_ids(self) -> list[str]:
+        """The job ids of the recorded calls, in order."""
+        return [job_id for _, job_id in self.calls]
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Wait until ``predicate()`` holds (checked between the worker's steps)."""
+
+    async def check() -> bool:
+        return predicate()
+
+    await eventually(check)
 
 
 @dataclass
@@ -302,9 +324,13 @@ async def test_the_cron_job_runs_exactly_the_due_schedules(
     assert (result["total"], result["completed"], result["failed"]) == (2, 2, 0)
     assert {r["scheduleId"] for r in result["results"]} == {due, early_tick}
     assert [len(executions(sessions, i)) for i in (due, early_tick, future)] == [1, 1, 0]
-    assert len(outbox.calls) == 2
-    assert job.progress[0] == 5 and job.progress[-1] == 100
-    assert "2 report schedule(s) due" in job.logs
+    assert sorted(outbox.job_ids()) == sorted(f"report:{i}:2026-04-05" for i in (due, early_tick))
+    assert job.progress == [5, 100, 100]  # start, the one batch, done
+    # The two run at once: their lines come in either order.
+    assert job.logs[0] == "2 report schedule(s) due"
+    assert sorted(job.logs[1:]) == sorted(
+        f"schedule {i}: report 2026-04-05 completed" for i in (due, early_tick)
+    )
 
 
 # --- one report, end to end -------------------------------------------------------------
@@ -358,7 +384,14 @@ async def test_generate_report_writes_files_records_and_delivers(
         {"filename": f"relatorio-{period}.pdf", "path": str(pdf), "contentType": "application/pdf"}
     ]
     assert Path(data["attachments"][0]["path"]).is_absolute()
-    assert "1 processos monitorados" in data["text"] and "<" not in data["text"]
+    assert data["text"] == (
+        "Semanal do cliente\n"
+        "Silva & Souza Advogados - período até 05/04/2026\n\n"
+        "- 1 processos monitorados\n"
+        "- 2 novas movimentações\n"
+        "- 1 prazos nos próximos dias\n\n"
+        f"O relatório completo segue em anexo (relatorio-{period}.pdf).\n"
+    )
     assert data["html"].startswith("<!DOCTYPE html>")
 
 
@@ -490,8 +523,9 @@ async def test_a_crash_between_enqueue_and_commit_enqueues_the_same_job_id(
     await worker(job.ctx)
 
     assert len(executions(sessions, sid)) == 1
-    assert [job_id for _, job_id in outbox.calls] == [f"report:{sid}:2026-04-05"] * 2
-    assert len(outbox.jobs) == 1  # the queue keeps one job per id
+    # Enqueued again under the same job id: the queue keeps one job (see the real-queue
+    # test at the end); the schedule advanced once.
+    assert outbox.job_ids() == [f"report:{sid}:2026-04-05"] * 2
     assert schedule_row(sessions, sid).run_count == 1
 
 
@@ -507,7 +541,9 @@ async def test_a_failed_generation_is_recorded_and_retried_on_the_same_row(
     with pytest.raises(OSError):
         await worker(job.ctx)
     [failed] = executions(sessions, sid)
-    assert failed.status is ExecutionStatus.FAILED and failed.error
+    assert failed.status is ExecutionStatus.FAILED
+    directory = tmp_path / "reports" / world.workspace
+    assert failed.error == f"NotADirectoryError: [Errno 20] Not a directory: '{directory / sid}'"
     assert failed.finished_at == NOW and outbox.calls == []
 
     (tmp_path / "reports").unlink()
@@ -544,18 +580,24 @@ async def test_concurrent_runs_of_one_period_share_one_row_and_one_job_id(
     sessions: sessionmaker[Session], world: World, tmp_path: Path
 ) -> None:
     sid = add_schedule(sessions, world, "Semanal")
-    outbox = Outbox(delay=0.05)
+    outbox = Outbox(gated=True)
     worker = make_worker(sessions, tmp_path, outbox)
 
-    results = await asyncio.gather(
+    runs = asyncio.gather(
         *(worker(Job("generate-report", {"scheduleId": sid}).ctx) for _ in range(3))
     )
+    # None has recorded its delivery yet, so each of the three enqueues: the same job id.
+    await until(lambda: outbox.in_flight == 3)
+    outbox.admit(3)
+    results = await runs
 
-    assert len(executions(sessions, sid)) == 1
-    assert {job_id for _, job_id in outbox.calls} == {f"report:{sid}:2026-04-05"}
-    assert len(outbox.jobs) == 1
+    key = f"report:{sid}:2026-04-05"
+    assert outbox.job_ids() == [key] * 3
+    [row] = executions(sessions, sid)
+    assert row.status is ExecutionStatus.COMPLETED
+    assert row.summary["delivery"]["notificationJobId"] == key  # recorded once
     assert schedule_row(sessions, sid).run_count == 1
-    assert {r["periodKey"] for r in results} == {"2026-04-05"}
+    assert [r["periodKey"] for r in results] == ["2026-04-05"] * 3
 
 
 # --- recurrences through the worker -----------------------------------------------------
@@ -604,15 +646,18 @@ async def test_biweekly_and_monthly_schedules_advance_in_their_zone(
 
 
 async def test_batches_of_ten_three_at_a_time(
-    sessions: sessionmaker[Session], world: World, tmp_path: Path
+    sessions: sessionmaker[Session], world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for i in range(12):
+    ids = [
         add_schedule(sessions, world, f"s{i}", next_run=NOW - timedelta(minutes=i))
-    outbox = Outbox(delay=0.02)
-    pauses: list[float] = []
+        for i in range(12)
+    ]
+    outbox = Outbox(gated=True)
+    started: list[str] = []
+    pauses: list[tuple[float, int, int]] = []
 
     async def sleep(seconds: float) -> None:
-        pauses.append(seconds)
+        pauses.append((seconds, len(started), len(outbox.calls)))
 
     worker = ReportsWorker(
         sessions,
@@ -622,11 +667,31 @@ async def test_batches_of_ten_three_at_a_time(
         sleep=sleep,
         pdf_font=None,
     )
-    result = await worker(Job("generate-scheduled-reports").ctx)
+    real_run = worker._run
 
-    assert result["completed"] == 12 and len(outbox.jobs) == 12
-    assert outbox.max_in_flight <= 3
-    assert pauses == [2.0]  # one pause, between the two batches
+    async def run(schedule_id: str, job: JobContext) -> Any:
+        started.append(schedule_id)  # a schedule enters its slot
+        return await real_run(schedule_id, job)
+
+    monkeypatch.setattr(worker, "_run", run)
+    cron = asyncio.create_task(worker(Job("generate-scheduled-reports").ctx))
+
+    # Deliveries held: three schedules reach theirs together, the fourth waits for a slot.
+    await until(lambda: outbox.in_flight >= 3)
+    assert (outbox.in_flight, len(started), outbox.calls) == (3, 3, [])
+    for delivered in range(1, 8):  # each delivery frees a slot for the next of the batch
+        outbox.admit(1)
+        await until(lambda n=delivered: len(outbox.calls) == n and outbox.in_flight >= 3)
+        assert (outbox.in_flight, len(started)) == (3, 3 + delivered)
+    outbox.admit(5)  # the last three of the first batch, then the second batch of two
+    result = await cron
+
+    assert (result["total"], result["completed"]) == (12, 12)
+    assert outbox.max_in_flight == 3
+    assert sorted(outbox.job_ids()) == sorted(f"report:{i}:2026-04-05" for i in ids)
+    assert started == ids[::-1]  # most overdue first, each once
+    # One pause, between the batches: after all ten of the first had been delivered.
+    assert pauses == [(2.0, 10, 10)]
 
 
 async def test_a_failed_schedule_fails_the_cron_job_for_a_retry_of_just_that_one(
@@ -642,16 +707,26 @@ async def test_a_failed_schedule_fails_the_cron_job_for_a_retry_of_just_that_one
         await worker(job.ctx)
     assert caught.value.result["completed"] == 1 and caught.value.result["failed"] == 1
     assert caught.value.retryable is True
-    failed_id = caught.value.result["errors"][0]["scheduleId"]
-    assert "ConnectionError: redis is down" in str(caught.value)
+    # Both run at once: whichever enqueues first meets the outage.
+    [error] = caught.value.result["errors"]
+    failed_id = error["scheduleId"]
+    [other_id] = {ok, flaky} - {failed_id}
+    assert error == {"scheduleId": failed_id, "error": "ConnectionError: redis is down"}
+    assert (
+        str(caught.value) == f"1 of 2 report(s) failed: {failed_id}: ConnectionError: redis is down"
+    )
 
     result = await worker(job.ctx)  # the engine's retry
 
     assert result["success"] is True and result["total"] == 1
     assert result["results"][0]["scheduleId"] == failed_id
     assert result["results"][0]["status"] == "delivered"
-    assert len(outbox.jobs) == 2 and len(outbox.calls) == 2
-    assert {schedule_row(sessions, i).run_count for i in (ok, flaky)} == {1}
+    # One enqueue that went through per schedule: the retry redid only the failed one.
+    assert outbox.job_ids() == [
+        f"report:{other_id}:2026-04-05",
+        f"report:{failed_id}:2026-04-05",
+    ]
+    assert [schedule_row(sessions, i).run_count for i in (ok, flaky)] == [1, 1]
 
 
 async def test_a_broken_recurrence_is_reported_without_failing_the_job(
@@ -785,6 +860,10 @@ async def test_with_the_real_queue_a_repeated_enqueue_keeps_one_job(
 
     assert enqueued == [True, False]  # the third run sent nothing at all
     assert (await queue.counts()).waiting == 1
-    stored = await queue.get_job(f"report:{sid}:2026-04-05")
-    assert stored is not None and stored.data["idempotencyKey"] == stored.id
-    assert stored.data["attachments"][0]["path"].startswith(str(tmp_path))
+    key = f"report:{sid}:2026-04-05"
+    stored = await queue.get_job(key)
+    assert stored is not None and stored.id == key and stored.data["idempotencyKey"] == key
+    pdf = tmp_path / world.workspace / sid / "2026-04-05.pdf"
+    assert stored.data["attachments"] == [
+        {"filename": "relatorio-2026-04-05.pdf", "path": str(pdf), "contentType": "application/pdf"}
+    ]
