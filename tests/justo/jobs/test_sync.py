@@ -245,12 +245,17 @@ async def test_progress_and_cached_result(
     seed(sessions)
     job = Job("full-sync", {"type": "full-sync"})
     before = await server_ms(redis)
+    day_before = datetime.now(UTC).strftime("%Y-%m-%d")
     result = await worker(sessions, FakeProvider(), redis, prefix, save_stats=True)(job.ctx)
+    day_after = datetime.now(UTC).strftime("%Y-%m-%d")
     after = await server_ms(redis)
     # Selected, then the one batch of five synced, then done.
     assert job.progress == [10, 20, 90, 100]
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
-    key = f"{prefix}:sync:result:global:{day}"
+    # The key is named by the UTC day it was written on: either side of a midnight.
+    keys = {f"{prefix}:sync:result:global:{day}" for day in (day_before, day_after)}
+    written = [k for k in keys if await redis.exists(k)]
+    assert len(written) == 1
+    key = written[0]
     cached = await redis.get(key)
     assert cached is not None and json.loads(cached) == result
     assert result["processedCount"] == 5 and result["errorCount"] == 1
