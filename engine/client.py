@@ -64,7 +64,11 @@ def make_client(url: str) -> Redis:
             url,
             socket_timeout=SOCKET_TIMEOUT_S,
             socket_connect_timeout=CONNECT_TIMEOUT_S,
-            health_check_interval=15,
+            # No health_check_interval: with retries on, redis-py 5 re-runs the health
+            # check's PING inside its own retry, forever, against a server that accepts
+            # connections but never answers (a frozen or paused Redis), so the timeout
+            # never surfaced (redis-py issues 3555 and 3745). Keepalive and the retry on
+            # connection errors already replace a dead pooled connection.
             **tcp,
             # Only connection errors are retried here: a timed-out script may have run, and
             # running a fetch twice would strand leased jobs until the reaper.
