@@ -60,7 +60,9 @@ async def check_redis(redis: Redis, *, prefix: str, allow_eviction: bool = False
         raise RedisUnavailableError(f"cannot reach Redis: {exc}") from exc
     if policy not in ("noeviction", "unknown"):
         message = (
-            f"Redis maxmemory-policy is {policy!r}: it may evict queued jobs and lease "
+            # No "name: value" shape here: log redaction would take the policy name (it
+            # contains "key") for a secret field and mask the words after it.
+            f"Redis maxmemory-policy is {policy!r}, so Redis may evict queued jobs and lease "
             "keys. Set it to 'noeviction' (CONFIG SET maxmemory-policy noeviction)"
         )
         if not allow_eviction:
