@@ -65,6 +65,18 @@ def _is_unit_variable(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and UNIT_SUFFIX.search(node.id) is not None
 
 
+def _is_constant(node: ast.expr) -> bool:
+    """Numbers and UPPER_CASE constants, with arithmetic: a fixed bound, not a reading
+    (``before_s <= entry["at"]`` brackets a timestamp; ``took_s < 2 * LEASE_S`` bounds)."""
+    return all(
+        isinstance(leaf, ast.Constant | ast.BinOp | ast.UnaryOp | ast.operator | ast.unaryop)
+        or (isinstance(leaf, ast.Name) and leaf.id.isupper())
+        or (isinstance(leaf, ast.Attribute) and leaf.attr.isupper())
+        or isinstance(leaf, ast.expr_context)
+        for leaf in ast.walk(node)
+    )
+
+
 def _is_limit(node: ast.expr) -> bool:
     name = _name(node)
     return name is not None and LIMIT_NAME.search(name) is not None
@@ -74,7 +86,9 @@ def _bounds_a_duration_above(compare: ast.Compare) -> bool:
     operands = [compare.left, *compare.comparators]
     for left, op, right in zip(operands[:-1], compare.ops, operands[1:], strict=True):
         if isinstance(op, UPPER) and (
-            _is_duration(left) or _is_unit_variable(left) or _is_limit(right)
+            _is_duration(left)
+            or (_is_unit_variable(left) and _is_constant(right))
+            or _is_limit(right)
         ):
             return True
         if isinstance(op, UPPER_MIRRORED) and (_is_duration(right) or _is_limit(left)):
@@ -159,6 +173,8 @@ def test_rule_catches_upper_bounds_on_elapsed_time(source: str) -> None:
         "assert ran_at[job_id] >= job.ready_ms",
         "assert job.lease_ms <= 5000",
         "assert 0 < await redis.ttl(key) <= 60",
+        "assert before_s <= entry['createdAt'] <= after_s",
+        "assert started_ms <= job.processed_ms",
         "if time.monotonic() > deadline:\n    raise AssertionError('hang')",
         "elapsed = time.monotonic() - started\nprint(elapsed < 1)",
     ],
