@@ -130,9 +130,12 @@ class QueueScripts:
     def finish_call(self, now: int, outcomes: Sequence[Outcome]) -> Call:
         """``finish``: record outcomes; its reply lists the ids whose lease was lost."""
         k, o = self.keys, self.options
+        # Handler text may hold lone surrogates (e.g. undecodable file names), which are not
+        # UTF-8: replaced here, the one place outcome text enters Redis, instead of failing
+        # the whole batch when the client encodes it.
         packed = json.dumps(
             [out.row() for out in outcomes], ensure_ascii=False, separators=(",", ":")
-        )
+        ).encode("utf-8", "replace")
         keys = [k.active, k.completed, k.failed, k.delayed, k.priorities, k.notify, k.events]
         args: list[Any] = [
             k.job_prefix,
@@ -159,7 +162,8 @@ class QueueScripts:
         the last ``max_lines`` log lines (the queue's limit by default)."""
         k = self.keys
         cap = self.options.max_log_lines if max_lines is None else max_lines
-        return ("update_job", [k.job(job_id), k.job_logs(job_id)], [token, kind, value, cap])
+        text = value.encode("utf-8", "replace")  # lone surrogates, as in finish_call
+        return ("update_job", [k.job(job_id), k.job_logs(job_id)], [token, kind, text, cap])
 
     async def renew(self, deadline: int, held: Sequence[tuple[str, str]]) -> list[str]:
         """``renew``: extend the leases of (id, token) pairs to ``deadline``; returns the

@@ -7,7 +7,12 @@ import json
 import traceback as tb_module
 from typing import Any
 
-from engine.errors import JobTimeoutError, MalformedJobError, UnknownJobTypeError
+from engine.errors import (
+    InvalidJobError,
+    JobTimeoutError,
+    MalformedJobError,
+    UnknownJobTypeError,
+)
 from engine.logs import queue_logger
 from engine.options import Backoff
 from engine.queue.queue import Queue, now_ms
@@ -88,14 +93,10 @@ async def _call(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) 
 
 
 def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: int) -> Outcome:
-    attempts = int(job.options.get("attempts", queue.options.attempts))
+    attempts = _attempts(job, queue)
     # Handlers mark errors that retrying cannot fix with ``retryable = False``.
     if job.attempts_made < attempts and getattr(exc, "retryable", True) is not False:
-        backoff = (
-            Backoff.from_json(job.options["backoff"])
-            if "backoff" in job.options
-            else queue.options.backoff
-        )
+        backoff = _backoff(queue, job)
         delay = max(backoff.delay_for(job.attempts_made), _asked_delay_ms(exc))
         queue_logger(queue.name).warning(
             "job %s (%s) attempt %d/%d failed: %s; retrying in %d ms",
@@ -117,6 +118,26 @@ def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: i
     return _outcome(job, OutcomeKind.FAILED, exc, started, wait_ms)
 
 
+def _attempts(job: Leased, queue: Queue) -> int:
+    """The job's attempts; the queue's when what is stored cannot be read."""
+    try:
+        return int(job.options.get("attempts", queue.options.attempts))
+    except (TypeError, ValueError):
+        return queue.options.attempts
+
+
+def _backoff(queue: Queue, job: Leased) -> Backoff:
+    """The job's backoff; the queue's when what is stored cannot be read (written by hand
+    or by an older version), so the failure path itself never fails."""
+    if "backoff" not in job.options:
+        return queue.options.backoff
+    try:
+        return Backoff.from_json(job.options["backoff"])
+    except InvalidJobError as exc:
+        queue_logger(queue.name).warning("job %s: %s; using the queue's backoff", job.id, exc)
+        return queue.options.backoff
+
+
 def _asked_delay_ms(exc: Exception) -> int:
     """The wait an error asks for (a provider's ``Retry-After``), in ms; 0 if none."""
     for name in ("retry_after_s", "retry_after"):
@@ -129,14 +150,27 @@ def _asked_delay_ms(exc: Exception) -> int:
 def _outcome(
     job: Leased, kind: OutcomeKind, exc: BaseException, started: int, wait_ms: int, delay: int = 0
 ) -> Outcome:
-    trace = "".join(tb_module.format_exception(exc))[-MAX_TRACEBACK_CHARS:]
+    trace = _traceback(exc)[-MAX_TRACEBACK_CHARS:]
     return Outcome(
         job.id, job.token, kind, _describe(exc), trace, now_ms() - started, wait_ms, delay
     )
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+    """``Type: message``; an exception whose ``__str__`` itself raises is named
+    ``<unprintable Type>`` (as the traceback module does) rather than breaking the failure."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {type(exc).__name__}>"
+    return f"{type(exc).__name__}: {message}"[:MAX_ERROR_CHARS]
+
+
+def _traceback(exc: BaseException) -> str:
+    try:
+        return "".join(tb_module.format_exception(exc))
+    except Exception:
+        return _describe(exc)
 
 
 def _encode_result(result: Any) -> str:
