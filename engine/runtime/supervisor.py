@@ -234,28 +234,30 @@ async def read_supervisors(redis: Redis, prefix: str) -> list[SupervisorInfo]:
     return live_supervisors(raw, seconds + micros / 1e6)
 
 
+def parse_heartbeat(value: bytes | str) -> SupervisorInfo | None:
+    """One heartbeat entry, or ``None`` when it is malformed: the one reader of its
+    fields, so no reader can be broken by a bad entry."""
+    try:
+        data = json.loads(value)
+        return SupervisorInfo(
+            str(data["id"]),
+            str(data["host"]),
+            int(data["pid"]),
+            float(data["started"]),
+            float(data["beat"]),
+            dict(data["queues"]),
+            dict(data["in_flight"]),
+            dict(data.get("completed", {})),
+            dict(data.get("failed", {})),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def live_supervisors(raw: dict[bytes, bytes], now: float) -> list[SupervisorInfo]:
     """Parse a heartbeat hash, keeping those that beat within ``ALIVE_S`` of ``now``."""
-    infos = []
-    for value in raw.values():
-        try:
-            data = json.loads(value)
-            info = SupervisorInfo(
-                str(data["id"]),
-                str(data["host"]),
-                int(data["pid"]),
-                float(data["started"]),
-                float(data["beat"]),
-                dict(data["queues"]),
-                dict(data["in_flight"]),
-                dict(data.get("completed", {})),
-                dict(data.get("failed", {})),
-            )
-        except (ValueError, KeyError, TypeError):
-            continue  # a malformed heartbeat is ignored, not fatal to readers
-        if now - info.beat <= ALIVE_S:
-            infos.append(info)
-    return sorted(infos, key=lambda info: info.started)
+    infos = [info for info in map(parse_heartbeat, raw.values()) if info is not None]
+    return sorted((i for i in infos if now - i.beat <= ALIVE_S), key=lambda i: i.started)
 
 
 async def forget_dead_supervisors(redis: Redis, prefix: str) -> int:
@@ -264,7 +266,9 @@ async def forget_dead_supervisors(redis: Redis, prefix: str) -> int:
     seconds, micros = await r.time()
     now = seconds + micros / 1e6
     raw = await r.hgetall(supervisors_key(prefix))
-    dead = [k for k, v in raw.items() if now - float(json.loads(v).get("beat", 0)) > FORGET_S]
+    # A malformed entry is garbage: forgotten with the dead, never fatal to a start-up.
+    infos = {k: parse_heartbeat(v) for k, v in raw.items()}
+    dead = [k for k, info in infos.items() if info is None or now - info.beat > FORGET_S]
     if dead:
         await r.hdel(supervisors_key(prefix), *dead)
     return len(dead)
