@@ -5,14 +5,15 @@
   KEYS[3] notify       (list) wake-up token
   ARGV[1] job key prefix
   ARGV[2] wait key prefix
-  ARGV[3..] pairs of id, token
-  Returns the number of jobs released.
+  ARGV[3..] pairs of id, token, in the order the jobs were fetched
+  Returns the number of jobs released. They go back in that order, ahead of the jobs
+  already waiting: walked from the last pair to the first, since each LPUSH goes in front.
 ]]
 local rcall = redis.call
 local active_key, prios_key, notify_key = KEYS[1], KEYS[2], KEYS[3]
 local job_prefix, wait_prefix = ARGV[1], ARGV[2]
 local released = 0
-for i = 3, #ARGV, 2 do
+for i = #ARGV - 1, 3, -2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job_key = job_prefix .. id
   if rcall("HGET", job_key, "tok") == token and rcall("ZSCORE", active_key, id) then
