@@ -24,6 +24,12 @@ from engine.worker.registry import Registry
 MAX_ERROR_CHARS = 2000
 """Longest error message stored on a job."""
 
+MAX_RESULT_BYTES = 65536
+"""Largest result stored whole (UTF-8 JSON)."""
+
+RESULT_PREVIEW_BYTES = 4096
+"""How much of a larger result is kept, as ``{"truncated": true, "bytes", "preview"}``."""
+
 MAX_TRACEBACK_CHARS = 8000
 """Longest traceback stored on a job (the tail is kept: it names the failing line)."""
 
@@ -174,9 +180,17 @@ def _traceback(exc: BaseException) -> str:
 
 
 def _encode_result(result: Any) -> str:
+    """The handler's result as JSON; one over ``MAX_RESULT_BYTES`` is stored as a marked
+    preview (still valid JSON) instead of being cut mid-token and read back as nothing."""
     if result is None:
         return ""
     try:
-        return json.dumps(result, separators=(",", ":"), default=str)[:65536]
+        text = json.dumps(result, separators=(",", ":"), ensure_ascii=False, default=str)
     except (TypeError, ValueError):
-        return json.dumps(repr(result)[:65536])
+        text = json.dumps(repr(result), ensure_ascii=False)
+    encoded = text.encode("utf-8", "replace")
+    if len(encoded) <= MAX_RESULT_BYTES:
+        return text
+    preview = encoded[:RESULT_PREVIEW_BYTES].decode("utf-8", "ignore")
+    marked = {"truncated": True, "bytes": len(encoded), "preview": preview}
+    return json.dumps(marked, ensure_ascii=False, separators=(",", ":"))

@@ -8,6 +8,7 @@ import asyncio
 
 from engine import JobContext, JobState, Queue, Registry, Worker
 from engine.queue.queue import now_ms
+from engine.worker.execution import RESULT_PREVIEW_BYTES
 from tests.conftest import QueueFactory
 from tests.engine.script_helpers import Row, add
 
@@ -110,3 +111,25 @@ async def test_a_lone_surrogate_in_a_log_line_is_stored_replaced(
     assert job is not None and other is not None
     assert (job.state, job.result, job.logs) == (JobState.COMPLETED, "read", ["reading ?.pdf"])
     assert other.state is JobState.COMPLETED
+
+
+async def test_a_result_over_the_limit_reads_back_as_a_marked_preview(
+    make_queue: QueueFactory,
+) -> None:
+    # Issue 12, class 13: it was cut mid-token at 64 KiB and read back as nothing.
+    queue = make_queue()
+    registry = Registry()
+
+    @registry.register("big")
+    async def big(ctx: JobContext) -> dict[str, str]:
+        return {"text": "é" * 100_000}
+
+    added = await queue.add("big", None)
+    await run_until_settled(queue, registry)
+    job = await queue.get_job(added.id)
+    assert job is not None and job.state is JobState.COMPLETED
+    result = job.result
+    assert isinstance(result, dict)
+    assert (result["truncated"], result["bytes"]) == (True, len('{"text":""}') + 200_000)
+    assert result["preview"].startswith('{"text":"éé')
+    assert len(result["preview"].encode()) <= RESULT_PREVIEW_BYTES
