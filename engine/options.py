@@ -144,3 +144,19 @@ def _whole_ms(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"not a number of milliseconds: {value!r}")
     return int(value)
+
+
+def check_job_id(job_id: str | None) -> str:
+    """A client-chosen job id (``""`` for none), or InvalidJobError."""
+    if job_id is None:
+        return ""
+    if not isinstance(job_id, str) or not job_id or len(job_id) > 256:
+        raise InvalidJobError(f"job id must be a string of 1 to 256 characters: {job_id!r}")
+    if job_id.isdecimal():
+        # Generated ids are whole numbers: a client id of that form could name a job the
+        # generator made, and be taken for a duplicate of it (BullMQ refuses them too).
+        raise InvalidJobError(
+            f"job id {job_id!r} is a whole number, the form of generated ids; "
+            "add a prefix (e.g. 'order-42')"
+        )
+    return job_id

@@ -17,7 +17,14 @@ from redis.asyncio import Redis
 from engine.errors import InvalidJobError, JobActiveError, PayloadTooLargeError
 from engine.job import Job, JobState
 from engine.keys import DEFAULT_PREFIX, QueueKeys
-from engine.options import Backoff, QueueOptions, check_attempts, check_priority, check_seconds
+from engine.options import (
+    Backoff,
+    QueueOptions,
+    check_attempts,
+    check_job_id,
+    check_priority,
+    check_seconds,
+)
 from engine.scripts import Scripts
 from engine.scripts.queue_scripts import QueueScripts
 from engine.scripts.replies import Enqueued, QueueCounts, parse_enqueued
@@ -147,7 +154,7 @@ class Queue:
     def _encode(self, spec: JobSpec) -> list[Any]:
         if not isinstance(spec.name, str) or not spec.name:
             raise InvalidJobError(f"job name must be a non-empty string, not {spec.name!r}")
-        job_id = _check_job_id(spec.job_id)
+        job_id = check_job_id(spec.job_id)
         priority = check_priority(self.options.priority if spec.priority is None else spec.priority)
         delay_ms = int(check_seconds("delay", spec.delay) * 1000)
         data = encode_data(spec.data, self.options.max_payload)
@@ -330,14 +337,6 @@ def encode_data(data: Any, max_payload: int) -> str:
             f"job data is {size} bytes, over the queue's limit of {max_payload} bytes"
         )
     return text
-
-
-def _check_job_id(job_id: str | None) -> str:
-    if job_id is None:
-        return ""
-    if not isinstance(job_id, str) or not job_id or len(job_id) > 256:
-        raise InvalidJobError(f"job id must be a string of 1 to 256 characters: {job_id!r}")
-    return job_id
 
 
 def _encode_opts(spec: JobSpec) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError, InvalidJobError, PayloadTooLargeError
-from engine.options import MAX_PRIORITY
+from engine.options import MAX_PRIORITY, check_job_id
 from engine.queue.queue import encode_data
 from engine.runtime.settings import Settings
 from justo.api.errors import TooLargeError, UnprocessableError
@@ -177,4 +177,7 @@ def _job_id(options: dict[str, Any]) -> str | None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_JOB_ID:
         raise UnprocessableError(f"options.jobId must be a string of 1 to {MAX_JOB_ID} characters")
-    return value
+    try:
+        return check_job_id(value)
+    except InvalidJobError as exc:
+        raise UnprocessableError(f"options.jobId: {exc}") from exc

@@ -56,3 +56,20 @@ def test_valid_backoffs_still_read_back() -> None:
     assert Backoff.from_json(1500) == Backoff("fixed", 1500)
     exponential = Backoff("exponential", 200, 1000)
     assert Backoff.from_json(exponential.to_json()) == exponential
+
+
+async def test_a_client_id_cannot_take_the_form_of_a_generated_id(
+    make_queue: QueueFactory,
+) -> None:
+    # Issue 12, class 11: "1" chosen by a client after the generator made job 1 was taken
+    # for a duplicate, and the client's different job was silently not enqueued.
+    queue = make_queue()
+    generated = await queue.add("first", 1)
+    assert generated.id.isdigit()
+    with pytest.raises(InvalidJobError, match="whole number"):
+        await queue.add("other", 2, job_id=generated.id)
+    with pytest.raises(InvalidJobError, match="whole number"):
+        await queue.add("other", 2, job_id="0042")
+    job = await queue.get_job(generated.id)
+    assert job is not None and (job.name, job.data) == ("first", 1)
+    assert (await queue.add("other", 2, job_id="order-42")).created

@@ -355,6 +355,7 @@ INVALID_BODIES: list[Any] = [
     {"type": "sync-manual", "data": {"workspaceId": "w"}, "options": {"delay": -5}},
     {"type": "sync-manual", "data": {"workspaceId": "w"}, "options": {"jobId": ""}},
     {"type": "sync-manual", "data": {"workspaceId": "w"}, "options": {"jobId": "x" * 257}},
+    {"type": "sync-manual", "data": {"workspaceId": "w"}, "options": {"jobId": "42"}},
     {"type": "sync-manual", "data": {"workspaceId": "w"}, "extra": True},
 ]
 
