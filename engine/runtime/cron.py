@@ -53,15 +53,36 @@ class CronJob:
             self.cron, datetime.fromtimestamp(at, zone), second_at_beginning=self.has_seconds
         )
 
+    @property
+    def every_hour(self) -> bool:
+        """Whether the hour field is a wildcard (``*``, ``*/2``): such a job follows real
+        hours, so both passes through a repeated wall-clock hour are ticks."""
+        return self.cron.split()[2 if self.has_seconds else 1].startswith("*")
+
+    def _repeat(self, tick: float, zone: ZoneInfo) -> bool:
+        """A tick on the second pass through a repeated wall-clock hour (autumn DST) of a
+        job pinned to an hour: its wall-clock time already fired an hour earlier."""
+        return datetime.fromtimestamp(tick, zone).fold == 1 and not self.every_hour
+
     def next_tick(self, after: float, zone: ZoneInfo) -> float:
-        """The first tick strictly after ``after`` (epoch seconds)."""
-        return float(self._iter(after, zone).get_next(float))
+        """The first tick strictly after ``after`` (epoch seconds). A wall-clock time that
+        happens twice fires once; one that never happens (spring DST) fires once at the
+        next valid time, as croniter gives it."""
+        ticks = self._iter(after, zone)
+        tick = float(ticks.get_next(float))
+        while self._repeat(tick, zone):
+            tick = float(ticks.get_next(float))
+        return tick
 
     def prev_tick(self, at: float, zone: ZoneInfo) -> float:
         """The latest tick at or before ``at`` (epoch seconds)."""
         if self.next_tick(at - 1e-3, zone) <= at:
             return self.next_tick(at - 1e-3, zone)
-        return float(self._iter(at, zone).get_prev(float))
+        ticks = self._iter(at, zone)
+        tick = float(ticks.get_prev(float))
+        while self._repeat(tick, zone):
+            tick = float(ticks.get_prev(float))
+        return tick
 
     def period_s(self, zone: ZoneInfo, at: float) -> float:
         """Seconds between the two ticks after ``at`` (for claim TTLs)."""
