@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.errors import RedisUnavailableError
@@ -22,9 +22,10 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError
 its data after a restart, is a ``ConnectionError``); the engine raises them as
 ``RedisUnavailableError``."""
 
-REDIS_DOWN = (*UNREACHABLE, RedisUnavailableError, ReadOnlyError)
+REDIS_DOWN = (*UNREACHABLE, RedisUnavailableError, ReadOnlyError, OutOfMemoryError)
 """Everything that means "Redis cannot serve right now", including a replica that a
-failover left read-only: loops back off and try again, tools answer "unavailable"."""
+failover left read-only and a server at ``maxmemory`` refusing writes (OOM under
+``noeviction``): loops back off and try again, tools answer "unavailable"."""
 
 SOCKET_TIMEOUT_S = 10.0
 """Socket timeout of every connection; longer than the longest blocking call (5 s)."""
