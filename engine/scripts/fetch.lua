@@ -17,10 +17,13 @@
   ARGV[7] max delayed jobs to promote in this call
   ARGV[8] events stream max length
   ARGV[9] "1" if the caller runs nothing now, so it may take a quarantined job
+  ARGV[10] metrics key prefix (the minute number is appended), as finish.lua
+  ARGV[11] metrics TTL (s)
   Returns: {paused (0/1), next delayed due ms (-1 if none), count, held (0/1),
             then 8 values per leased job: id, token, name, data, ready ms, attempts made, opts, stalls}
   A list entry without a job hash (raw bytes pushed by hand) is recorded as a failed job
-  with the raw bytes and is not returned.
+  with the raw bytes and is not returned; it counts in the minute's metrics as a failed
+  try (e) and failed for good (f).
   Quarantine: a job with stalls > 0 was running when a worker died, and may be what killed
   it. It is only leased alone, to a caller running nothing (ARGV[9] = "1"), so a poison job
   cannot take innocent jobs down with it again. Reaching one otherwise, the script puts it
@@ -34,6 +37,7 @@ local job_prefix, wait_prefix = ARGV[1], ARGV[2]
 local now, max_jobs, lease = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local worker, max_promote, events_max = ARGV[6], tonumber(ARGV[7]), ARGV[8]
 local alone_ok = ARGV[9] == "1"
+local metrics_prefix, metrics_ttl = ARGV[10], tonumber(ARGV[11])
 
 local function next_due()
   local first = rcall("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
@@ -112,6 +116,10 @@ for i, id in ipairs(ids) do
           "err", "MalformedJobError: waiting-list entry has no job hash (raw bytes kept in 'raw')")
     rcall("ZADD", failed_key, now, rec)
     rcall("XADD", events_key, "MAXLEN", "~", events_max, "*", "ev", "malformed", "id", rec)
+    local metrics_key = metrics_prefix .. math.floor(now / 60000)
+    rcall("HINCRBY", metrics_key, "f", 1)
+    rcall("HINCRBY", metrics_key, "e", 1)
+    rcall("EXPIRE", metrics_key, metrics_ttl)
   else
     local att = rcall("HINCRBY", job_key, "att", 1)
     rcall("HSET", job_key, "state", "active", "tok", token, "wk", worker, "pt", now)

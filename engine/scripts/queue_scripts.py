@@ -120,6 +120,8 @@ class QueueScripts:
             max_promote,
             o.events_max,
             "1" if alone_ok else "0",
+            k.metrics_prefix,
+            o.metrics_horizon_s,
         ]
         return ("fetch", keys, args)
 
@@ -186,6 +188,7 @@ class QueueScripts:
         k, o = self.keys, self.options
         keys = [k.active, k.failed, k.priorities, k.notify, k.events]
         args = [k.job_prefix, k.wait_prefix, now, o.max_stalls, limit, o.events_max]
+        args += [k.metrics_prefix, o.metrics_horizon_s]
         return parse_reap(await self.scripts.call("reap", keys, args))
 
     # --------------------------------------------------------------- control

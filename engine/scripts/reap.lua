@@ -13,7 +13,11 @@
   ARGV[4] max stalls before a job fails
   ARGV[5] max jobs to reap in this call
   ARGV[6] events stream max length
+  ARGV[7] metrics key prefix (the minute number is appended), as finish.lua
+  ARGV[8] metrics TTL (s)
   Returns {requeued count, failed count, then the ids handled}.
+  A job failed here counts in the minute's metrics as finish.lua counts one: a failed try
+  (e) and failed for good (f).
 ]]
 local rcall = redis.call
 local active_key, failed_key, prios_key, notify_key, events_key =
@@ -21,6 +25,7 @@ local active_key, failed_key, prios_key, notify_key, events_key =
 local job_prefix, wait_prefix = ARGV[1], ARGV[2]
 local now, max_stalls, limit, events_max =
   tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local metrics_prefix, metrics_ttl = ARGV[7], tonumber(ARGV[8])
 
 local out = {0, 0}
 local expired = rcall("ZRANGEBYSCORE", active_key, "-inf", now, "LIMIT", 0, limit)
@@ -48,6 +53,12 @@ for _, id in ipairs(expired) do
           "worker", worker)
   end
   out[#out + 1] = id
+end
+if out[2] > 0 then
+  local metrics_key = metrics_prefix .. math.floor(now / 60000)
+  rcall("HINCRBY", metrics_key, "f", out[2])
+  rcall("HINCRBY", metrics_key, "e", out[2])
+  rcall("EXPIRE", metrics_key, metrics_ttl)
 end
 if out[1] > 0 and rcall("LLEN", notify_key) == 0 then rcall("RPUSH", notify_key, "1") end
 return out
