@@ -21,9 +21,12 @@
   ARGV[11] metrics TTL (s)
   Returns: {paused (0/1), next delayed due ms (-1 if none), count, held (0/1),
             then 8 values per leased job: id, token, name, data, ready ms, attempts made, opts, stalls}
-  A list entry without a job hash (raw bytes pushed by hand) is recorded as a failed job
-  with the raw bytes and is not returned; it counts in the minute's metrics as a failed
-  try (e) and failed for good (f).
+  Every entry is checked before anything is written for it, so the script never errors
+  halfway (Redis would keep the writes made before the error and lose the rest of the
+  batch). A list entry without a job hash (raw bytes pushed by hand, or a key of another
+  type) is recorded as a new failed job keeping the raw id; a job hash whose counters are
+  not numbers is failed in place; a ready time that is no number reads as now. Each counts
+  in the minute's metrics as a failed try (e) and failed for good (f).
   Quarantine: a job with stalls > 0 was running when a worker died, and may be what killed
   it. It is only leased alone, to a caller running nothing (ARGV[9] = "1"), so a poison job
   cannot take innocent jobs down with it again. Reaching one otherwise, the script puts it
@@ -92,10 +95,58 @@ local token = 0
 if #ids > 0 then token = rcall("INCRBY", fence_key, #ids) - #ids end
 local deadline = now + lease
 local alone = false
+-- A corrupt entry is failed with its reason and never touches the rest of the batch.
+local function count_failure()
+  local metrics_key = metrics_prefix .. math.floor(now / 60000)
+  rcall("HINCRBY", metrics_key, "f", 1)
+  rcall("HINCRBY", metrics_key, "e", 1)
+  rcall("EXPIRE", metrics_key, metrics_ttl)
+end
+
+-- An entry naming no job hash: a new failed record keeps the raw id; a foreign key of
+-- another type is left as it is.
+local function record_malformed(id, kind)
+  -- Like add.lua: never take an id a client-chosen job already uses.
+  local rec
+  repeat
+    rec = tostring(rcall("INCR", counter_key))
+  until rcall("EXISTS", job_prefix .. rec) == 0
+  local why = "waiting-list entry has no job hash (raw bytes kept in 'raw')"
+  if kind ~= "none" then
+    why = "waiting-list entry '" .. id .. "' names a " .. kind .. " key, not a job hash"
+  end
+  rcall("HSET", job_prefix .. rec, "name", "", "state", "failed", "ts", now, "ft", now,
+        "prio", "0", "att", 0, "raw", id, "err", "MalformedJobError: " .. why)
+  rcall("ZADD", failed_key, now, rec)
+  rcall("XADD", events_key, "MAXLEN", "~", events_max, "*", "ev", "malformed", "id", rec)
+  count_failure()
+end
+
+-- A job hash whose counters are not numbers cannot be leased: failed in place.
+local function bad_counter(job_key)
+  local f = rcall("HMGET", job_key, "att", "stl")
+  for n, name in ipairs({"att", "stl"}) do
+    if f[n] and not string.match(f[n], "^%-?%d+$") then
+      return "field '" .. name .. "' is not a number: '" .. f[n] .. "'"
+    end
+  end
+  return nil
+end
+
+local function fail_in_place(id, job_key, why)
+  rcall("HSET", job_key, "state", "failed", "ft", now, "err", "MalformedJobError: " .. why)
+  rcall("ZADD", failed_key, now, id)
+  rcall("XADD", events_key, "MAXLEN", "~", events_max, "*", "ev", "malformed", "id", id)
+  count_failure()
+end
+
 for i, id in ipairs(ids) do
   token = token + 1
   local job_key = job_prefix .. id
-  local stalls = tonumber(rcall("HGET", job_key, "stl") or "0")
+  local kind = rcall("TYPE", job_key)["ok"]
+  local bad = kind == "hash" and bad_counter(job_key) or nil
+  local stalls = 0
+  if kind == "hash" and not bad then stalls = tonumber(rcall("HGET", job_key, "stl") or "0") end
   if alone then
     put_back(i)
     break
@@ -105,21 +156,10 @@ for i, id in ipairs(ids) do
     break
   end
   alone = stalls > 0
-  if rcall("EXISTS", job_key) == 0 then
-    -- Like add.lua: never take an id a client-chosen job already uses.
-    local rec
-    repeat
-      rec = tostring(rcall("INCR", counter_key))
-    until rcall("EXISTS", job_prefix .. rec) == 0
-    rcall("HSET", job_prefix .. rec, "name", "", "state", "failed", "ts", now, "ft", now,
-          "prio", "0", "att", 0, "raw", id,
-          "err", "MalformedJobError: waiting-list entry has no job hash (raw bytes kept in 'raw')")
-    rcall("ZADD", failed_key, now, rec)
-    rcall("XADD", events_key, "MAXLEN", "~", events_max, "*", "ev", "malformed", "id", rec)
-    local metrics_key = metrics_prefix .. math.floor(now / 60000)
-    rcall("HINCRBY", metrics_key, "f", 1)
-    rcall("HINCRBY", metrics_key, "e", 1)
-    rcall("EXPIRE", metrics_key, metrics_ttl)
+  if kind ~= "hash" then
+    record_malformed(id, kind)
+  elseif bad then
+    fail_in_place(id, job_key, bad)
   else
     local att = rcall("HINCRBY", job_key, "att", 1)
     rcall("HSET", job_key, "state", "active", "tok", token, "wk", worker, "pt", now)
@@ -129,7 +169,7 @@ for i, id in ipairs(ids) do
     out[#out + 1] = token
     out[#out + 1] = f[1] or ""
     out[#out + 1] = f[2] or ""
-    out[#out + 1] = f[3] or now
+    out[#out + 1] = tonumber(f[3]) or now  -- a ready time that is no number reads as now
     out[#out + 1] = att
     out[#out + 1] = f[4] or ""
     out[#out + 1] = f[5] or 0
