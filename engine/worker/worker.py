@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,12 @@ from engine.worker.registry import Registry
 
 MAX_BACKOFF_S = 2.5
 """Longest wait between reconnection attempts while Redis is unreachable."""
+
+FLUSH_RETRY_FIRST_S = 0.2
+"""First wait before the final flush of a stop is retried after a Redis error."""
+
+FLUSH_RETRY_MAX_S = 2.0
+"""Longest wait between final-flush retries (within the grace period)."""
 
 MAX_BLOCK_S = 5.0
 """Longest an idle worker blocks in one call; keeps the blocking socket under its timeout."""
@@ -319,6 +326,7 @@ class Worker:
     async def _shutdown(self, renewer: asyncio.Task[None]) -> None:
         """Let running jobs finish within the grace period; give the rest back."""
         self._stopping = True
+        flush_until = time.monotonic() + self.grace_s
         if self._blocker is not None:
             self._blocker.cancel()
             # Cancelling a blocked BLPOP normally ends it at once, but it has been seen to
@@ -332,7 +340,7 @@ class Worker:
         for task, _ in self._running.values():
             task.cancel()
         await asyncio.gather(*(t for t, _ in self._running.values()), return_exceptions=True)
-        await self._flush_final(leftover)
+        await self._flush_final(leftover, flush_until)
         renewer.cancel()
         await asyncio.gather(renewer, return_exceptions=True)
 
@@ -346,21 +354,38 @@ class Worker:
         all_done.cancel()
         hurry.cancel()
 
-    async def _flush_final(self, leftover: list[tuple[str, str]]) -> None:
-        try:
-            await self._exchange()
-            if leftover:
-                self.stats.released += await leases.release(self.queue, leftover)
-                self.log.info(
-                    "worker %s: gave %d unfinished job(s) back to the queue",
+    async def _flush_final(self, leftover: list[tuple[str, str]], until: float) -> None:
+        """Send the last outcomes and give the unfinished jobs back, retrying a Redis blip
+        until ``until`` (the end of the grace period; one try on a fast stop): an outcome
+        dropped here would make a finished job run again."""
+        delay = FLUSH_RETRY_FIRST_S
+        while True:
+            try:
+                await self._exchange()
+                if leftover:
+                    self.stats.released += await leases.release(self.queue, leftover)
+                    self.log.info(
+                        "worker %s: gave %d unfinished job(s) back to the queue",
+                        self.worker_id,
+                        len(leftover),
+                    )
+                return
+            except REDIS_DOWN as exc:
+                if self._hurry.is_set() or time.monotonic() + delay > until:
+                    # The leases expire and the reaper requeues these jobs: nothing is lost.
+                    self.log.error(
+                        "worker %s: could not flush on stop (%s); the reaper will recover "
+                        "%d job(s)",
+                        self.worker_id,
+                        type(exc).__name__,
+                        len(leftover) + len(self._outbox),
+                    )
+                    return
+                self.log.warning(
+                    "worker %s: final flush failed (%s); retrying in %.1fs",
                     self.worker_id,
-                    len(leftover),
+                    type(exc).__name__,
+                    delay,
                 )
-        except REDIS_DOWN as exc:
-            # The leases expire and the reaper requeues these jobs: nothing is lost.
-            self.log.error(
-                "worker %s: could not flush on stop (%s); the reaper will recover %d job(s)",
-                self.worker_id,
-                type(exc).__name__,
-                len(leftover),
-            )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, FLUSH_RETRY_MAX_S)
