@@ -24,6 +24,9 @@ MAX_PRIORITY = 1_000_000
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 """Largest accepted serialized job data, in bytes (1 MiB)."""
 
+MAX_JOB_ID = 256
+"""Longest client-chosen job id."""
+
 DEFAULT_LEASE_MS = 30_000
 """Lease a worker holds on a job; renewed every third of it."""
 
@@ -131,7 +134,7 @@ def check_seconds(name: str, value: float, *, positive: bool = False) -> float:
     """Return ``value`` if it is a finite number of seconds (> 0 with ``positive``, else
     >= 0), else raise InvalidJobError: NaN would turn a timeout off, infinity would
     overflow a delay."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not _finite(value):
         raise InvalidJobError(f"{name} must be a finite number of seconds, not {value!r}")
     if positive and value <= 0:
         raise InvalidJobError(f"{name} must be positive")
@@ -140,8 +143,13 @@ def check_seconds(name: str, value: float, *, positive: bool = False) -> float:
     return float(value)
 
 
+def _finite(value: Any) -> bool:
+    """A real number (not a bool), neither NaN nor infinite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _whole_ms(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not _finite(value):
         raise ValueError(f"not a number of milliseconds: {value!r}")
     return int(value)
 
@@ -150,8 +158,10 @@ def check_job_id(job_id: str | None) -> str:
     """A client-chosen job id (``""`` for none), or InvalidJobError."""
     if job_id is None:
         return ""
-    if not isinstance(job_id, str) or not job_id or len(job_id) > 256:
-        raise InvalidJobError(f"job id must be a string of 1 to 256 characters: {job_id!r}")
+    if not isinstance(job_id, str) or not 1 <= len(job_id) <= MAX_JOB_ID:
+        raise InvalidJobError(
+            f"job id must be a string of 1 to {MAX_JOB_ID} characters: {job_id!r}"
+        )
     if job_id.isdecimal():
         # Generated ids are whole numbers: a client id of that form could name a job the
         # generator made, and be taken for a duplicate of it (BullMQ refuses them too).

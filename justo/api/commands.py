@@ -35,8 +35,6 @@ MAX_ATTEMPTS = 100
 MAX_DELAY_MS = 365 * 24 * 3600 * 1000
 """Longest delay a job may ask for (one year)."""
 
-MAX_JOB_ID = 256
-"""Longest client-chosen job id (as ``Queue.add``)."""
 
 OPTION_KEYS = frozenset({"priority", "delay", "attempts", "jobId"})
 
@@ -175,8 +173,6 @@ def _job_id(options: dict[str, Any]) -> str | None:
     value = options.get("jobId")
     if value is None:
         return None
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_JOB_ID:
-        raise UnprocessableError(f"options.jobId must be a string of 1 to {MAX_JOB_ID} characters")
     try:
         return check_job_id(value)
     except InvalidJobError as exc:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.options import MAX_PRIORITY
-from justo.api.commands import ACTIONS, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_JOB_ID
+from engine.options import MAX_JOB_ID, MAX_PRIORITY
+from justo.api.commands import ACTIONS, MAX_ATTEMPTS, MAX_DELAY_MS
 from justo.catalog import JOB_TYPES
 
 GET_ACTIONS = ("stats", "health-check", "detailed-stats")
