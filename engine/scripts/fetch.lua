@@ -122,15 +122,16 @@ local function record_malformed(id, kind)
   count_failure()
 end
 
--- A job hash whose counters are not numbers cannot be leased: failed in place.
-local function bad_counter(job_key)
+-- A job hash's stall count, read once; or, when its counters are not numbers (it cannot
+-- be leased: failed in place), nil and the reason.
+local function read_stalls(job_key)
   local f = rcall("HMGET", job_key, "att", "stl")
   for n, name in ipairs({"att", "stl"}) do
     if f[n] and not string.match(f[n], "^%-?%d+$") then
-      return "field '" .. name .. "' is not a number: '" .. f[n] .. "'"
+      return nil, "field '" .. name .. "' is not a number: '" .. f[n] .. "'"
     end
   end
-  return nil
+  return tonumber(f[2] or "0"), nil
 end
 
 local function fail_in_place(id, job_key, why)
@@ -144,9 +145,9 @@ for i, id in ipairs(ids) do
   token = token + 1
   local job_key = job_prefix .. id
   local kind = rcall("TYPE", job_key)["ok"]
-  local bad = kind == "hash" and bad_counter(job_key) or nil
-  local stalls = 0
-  if kind == "hash" and not bad then stalls = tonumber(rcall("HGET", job_key, "stl") or "0") end
+  local stalls, bad = 0, nil
+  if kind == "hash" then stalls, bad = read_stalls(job_key) end
+  stalls = stalls or 0
   if alone then
     put_back(i)
     break
