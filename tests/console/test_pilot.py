@@ -24,9 +24,9 @@ from console.source import RedisSource
 from engine import JobSpec, JobState, Queue
 from engine.queue.queue import now_ms
 from engine.runtime.config import QueueConfig
-from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from engine.runtime.settings import Settings
 from engine.worker import leases
+from tests.conftest import RedisFactory
 
 SIZE = (130, 42)
 
@@ -229,14 +229,11 @@ async def test_r_in_job_detail_retries_a_failed_job(
 
 
 async def test_redis_outage_shows_stale_marker_and_recovers(
-    prefix: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    prefix: str, tmp_path: Path, private_redis: RedisFactory
 ) -> None:
     from engine.client import make_client
 
-    server = EmbeddedRedis(
-        tmp_path_factory.mktemp("down"), appendonly=True, binary=find_redis_server(prefer="path")
-    )
-    server.start()
+    server = private_redis()
     client = make_client(server.url)
     app = JustoConsole(RedisSource(client, settings_for(prefix, tmp_path)), refresh_s=None)
     try:
@@ -255,7 +252,6 @@ async def test_redis_outage_shows_stale_marker_and_recovers(
             await pilot.pause()
             assert app.stale_since is None and not banner.display
     finally:
-        server.stop()
         await client.aclose()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,14 @@ import pytest
 from engine import JobContext, Queue, Registry, UnsafeRedisError, Worker
 from engine.client import make_client, redact_url, redis_url_from_env
 from engine.runtime.connection import RedisRuntime, check_redis
-from engine.runtime.embedded import EmbeddedRedis, find_redis_server
-from tests.conftest import eventually
+from engine.runtime.embedded import EmbeddedRedis
+from tests.conftest import RedisFactory, eventually
 
 
 @pytest.fixture
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+def own_server(private_redis: RedisFactory) -> EmbeddedRedis:
     """A server this test may reconfigure, stop and restart."""
-    server = EmbeddedRedis(
-        tmp_path_factory.mktemp("own"), appendonly=True, binary=find_redis_server(prefer="path")
-    )
-    server.start()
-    yield server
-    server.stop()
+    return private_redis()
 
 
 def test_url_from_env_prefers_redis_url_then_host_port_password() -> None:

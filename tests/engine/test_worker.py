@@ -7,7 +7,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,11 +16,10 @@ from redis.asyncio import Redis
 from engine import Backoff, JobContext, JobSpec, JobState, Queue, Registry, Worker
 from engine.client import make_client
 from engine.queue.queue import now_ms
-from engine.runtime.embedded import EmbeddedRedis, find_redis_server
 from engine.runtime.metrics import read_metrics
 from engine.worker import leases
 from engine.worker.worker import MAX_BLOCK_S
-from tests.conftest import QueueFactory, eventually
+from tests.conftest import QueueFactory, RedisFactory, eventually
 
 
 async def run_burst(q: Queue, registry: Registry, concurrency: int = 4) -> Worker:
@@ -387,14 +386,9 @@ async def test_lease_is_renewed_while_a_long_job_runs(
 
 
 @pytest.fixture
-def own_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def own_redis_url(private_redis: RedisFactory) -> str:
     """A server of this test's own: every command it counts was sent by this test."""
-    server = EmbeddedRedis(
-        tmp_path_factory.mktemp("quiet"), appendonly=False, binary=find_redis_server(prefer="path")
-    )
-    server.start()
-    yield server.url
-    server.stop()
+    return private_redis(appendonly=False).url
 
 
 SENT_BY_CLIENTS = ("evalsha", "eval", "script|load", "blpop", "ping")

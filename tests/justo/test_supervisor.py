@@ -12,7 +12,6 @@ import contextlib
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,9 @@ from redis.asyncio import Redis
 
 from engine import JobSpec, JobState, Queue, QueueOptions
 from engine.client import make_client
-from engine.runtime.embedded import EmbeddedRedis, find_redis_server
+from engine.runtime.embedded import EmbeddedRedis
 from engine.runtime.supervisor import read_supervisors
-from tests.conftest import eventually
+from tests.conftest import RedisFactory, eventually
 from tests.justo.supervisor_helpers import cli_env, start_supervisor, wait_for_log, write_config
 
 FIRST_SIGNAL = "SIGTERM received: finishing running jobs"
@@ -127,13 +126,9 @@ async def test_second_sigterm_stops_without_grace(
 
 
 @pytest.fixture
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(
-        tmp_path_factory.mktemp("outage"), appendonly=True, binary=find_redis_server(prefer="path")
-    )
-    server.start()
-    yield server
-    server.stop()
+def own_redis(private_redis: RedisFactory) -> EmbeddedRedis:
+    """A server this test stops and restarts."""
+    return private_redis()
 
 
 @pytest.mark.slow
