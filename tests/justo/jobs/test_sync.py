@@ -10,7 +10,6 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.worker.context import JobContext
 from justo.db.models import (
     MonitoredProcess,
     MonitoringStatus,
@@ -23,6 +22,7 @@ from justo.db.models import (
 from justo.jobs.lawsuit import Lawsuit, Movement, TransientProviderError
 from justo.jobs.store import SqlSyncStore, categorize
 from justo.jobs.sync import RESULT_TTL_S, SyncWorker
+from tests.support import JobRecorder
 
 CNJS = [
     "0058967-77.2016.8.19.0000",
@@ -74,18 +74,11 @@ def step(i: int, text: str = "Juntada de petição") -> Movement:
     return Movement(f"s{i}", datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=i), text)
 
 
-class Job:
-    """A JobContext whose progress values are recorded."""
+class Job(JobRecorder):
+    """A sync job context whose progress and log lines are recorded."""
 
     def __init__(self, name: str, data: dict[str, object]) -> None:
-        self.progress: list[object] = []
-        self.logs: list[str] = []
-        self.ctx = JobContext("j1", name, data, "sync", 1, 0, "t", self._report)
-
-    def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
-        (self.progress if kind == "progress" else self.logs).append(
-            json.loads(value) if kind == "progress" else value
-        )
+        super().__init__(name, data, queue="sync")
 
 
 def seed(sessions: sessionmaker[Session]) -> dict[str, list[str]]:

@@ -17,7 +17,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import ConfigError, InvalidJobError
-from engine.worker.context import JobContext
 from justo.db.models import (
     AiCache,
     AnalysisStatus,
@@ -55,6 +54,7 @@ from tests.justo.jobs.documents.pdfs import (
     truncated,
     write,
 )
+from tests.support import JobRecorder
 
 KEY = "sk-worker-SECRET-42"
 PETITION_TEXT = "\n".join(PETITION) + "\n\n" + "\n".join(PETITION_PAGE_2)
@@ -65,21 +65,11 @@ MODEL = "gpt-test"
 Sessions = sessionmaker[Session]
 
 
-class Job:
-    """A JobContext recording progress and log lines."""
+class Job(JobRecorder):
+    """A ``process-document`` job context whose progress and log lines are recorded."""
 
     def __init__(self, data: Any) -> None:
-        self.progress: list[Any] = []
-        self.logs: list[str] = []
-        self.ctx = JobContext(
-            "j1", "process-document", data, "document-processing", 1, 0, "t", self._report
-        )
-
-    def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
-        if kind == "progress":
-            self.progress.append(json.loads(value))
-        else:
-            self.logs.append(value)
+        super().__init__("process-document", data, queue="document-processing")
 
 
 @pytest.fixture

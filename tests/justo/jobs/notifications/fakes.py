@@ -21,9 +21,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from engine.worker.context import JobContext
 from justo.db.models import Workspace
 from tests.justo.jobs.fakes import ScriptedServer, json_response
+from tests.support import JobRecorder
 
 RESEND_KEY = "re_canary_resend_key_123"
 SENDGRID_KEY = "SG.canary_sendgrid_key_456"
@@ -42,24 +42,14 @@ PDF = (
 # --- a recording job context ---------------------------------------------------------------
 
 
-class Job:
-    """A ``JobContext`` whose log lines are recorded; ``retry()`` makes the next attempt."""
+class Job(JobRecorder):
+    """A ``send-notification`` job context whose log lines are recorded; ``retry()`` makes
+    the next attempt."""
 
     def __init__(self, data: Any, *, job_id: str = "job-1", attempt: int = 1) -> None:
-        self.logs: list[str] = []
-        self.ctx = JobContext(
-            job_id, "send-notification", data, "notifications", attempt, 0, "tok", self._report
+        super().__init__(
+            "send-notification", data, queue="notifications", job_id=job_id, attempt=attempt
         )
-
-    def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
-        if kind == "log":
-            self.logs.append(value)
-
-    def retry(self) -> Job:
-        """The same job, one attempt later."""
-        nxt = Job(self.ctx.data, job_id=self.ctx.id, attempt=self.ctx.attempt + 1)
-        nxt.logs = self.logs
-        return nxt
 
 
 def seed_workspace(sessions: sessionmaker[DbSession], slug: str = "firm") -> str:

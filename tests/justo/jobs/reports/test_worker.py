@@ -5,7 +5,6 @@ files and execution rows, the notification contract, schedule advance, and idemp
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ from justo.jobs.reports import (
 from justo.jobs.reports.store import SqlReportStore
 from tests.conftest import QueueFactory, eventually
 from tests.justo.jobs.reports.factories import CNJ_A, CNJ_B, HOSTILE, NOW, mtime, read_report
+from tests.support import JobRecorder
 
 SP = ZoneInfo("America/Sao_Paulo")
 CNJ_C = "3000233-64.2025.8.19.0001"
@@ -51,21 +51,11 @@ CNJ_OTHER = "0003695-16.2019.8.26.0189"
 NEXT_SUNDAY = datetime(2026, 4, 12, 23, 0, tzinfo=SP)
 
 
-class Job:
-    """A JobContext whose progress and log lines are recorded."""
+class Job(JobRecorder):
+    """A reports job context whose progress and log lines are recorded."""
 
     def __init__(self, name: str, data: Any = None) -> None:
-        self.progress: list[Any] = []
-        self.logs: list[str] = []
-        self.ctx = JobContext(
-            "j1", name, {} if data is None else data, "reports", 1, 0, "t", self._report
-        )
-
-    def _report(self, job_id: str, token: str, kind: str, value: str) -> None:
-        if kind == "progress":
-            self.progress.append(json.loads(value))
-        else:
-            self.logs.append(value)
+        super().__init__(name, {} if data is None else data, queue="reports")
 
 
 @dataclass
