@@ -20,6 +20,7 @@ from justo.catalog import load as load_settings
 from justo.db.migrate import head_revision
 from tests.conftest import eventually
 from tests.justo.supervisor_helpers import ROOT, cli_env, run_cli, write_config
+from tests.support import free_port
 
 HEAD = head_revision()
 """The database revision the code needs."""
@@ -420,13 +421,10 @@ def test_api_refuses_a_short_token_beyond_loopback(
 
 async def test_headless_serves_the_api(redis_url: str, prefix: str, tmp_path: Path) -> None:
     import signal
-    import socket
 
     import httpx
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     token = "k" * 40
     env = cli_env(redis_url, prefix, tmp_path / "data") | {"JUSTO_ADMIN_TOKEN": token}
     proc = start_headless(env, "--api", f"127.0.0.1:{port}")

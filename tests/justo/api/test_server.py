@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from engine.errors import ConfigError
 from justo.api.server import bind_socket, parse_listen_address, serve_api
+from tests.support import free_port
 
 
 async def _hello(request: Request) -> PlainTextResponse:
@@ -66,10 +67,7 @@ async def _first_answer(
 
 async def test_serves_until_stop_and_leaves_signals_alone() -> None:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(serve_api(APP, "127.0.0.1", port, stop=stop))
     async with httpx.AsyncClient() as client:

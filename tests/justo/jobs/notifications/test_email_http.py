@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 
 import pytest
 
@@ -26,6 +25,7 @@ from tests.justo.jobs.notifications.fakes import (
     FakeSendGrid,
     SilentServer,
 )
+from tests.support import closed_port
 
 REPORT = Email(
     to="cliente@example.com",
@@ -186,10 +186,8 @@ async def test_timeout_and_refused_connection_are_retryable() -> None:
             await sender.send(REPORT)
         await sender.aclose()
     assert caught.value.code == "timeout"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sender = ResendSender(RESEND_KEY, base_url=f"http://127.0.0.1:{port}")
-    with pytest.raises(RetryableNotificationError, match="connection failed"):
-        await sender.send(REPORT)
-    await sender.aclose()
+    with closed_port() as port:
+        sender = ResendSender(RESEND_KEY, base_url=f"http://127.0.0.1:{port}")
+        with pytest.raises(RetryableNotificationError, match="connection failed"):
+            await sender.send(REPORT)
+        await sender.aclose()

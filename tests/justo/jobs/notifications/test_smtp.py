@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from justo.jobs.notifications import (
@@ -15,6 +13,7 @@ from justo.jobs.notifications import (
     SmtpSender,
 )
 from tests.justo.jobs.notifications.fakes import PASSWORD, PDF, USER, SmtpRecorder, smtp_server
+from tests.support import closed_port
 
 REPORT = Email(
     to="cliente@example.com",
@@ -92,12 +91,10 @@ async def test_refused_recipient_5xx_is_permanent_4xx_is_retryable() -> None:
 
 
 async def test_unreachable_server_is_retryable() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sender = SmtpSender("127.0.0.1", port, tls="none", timeout_s=2)
-    with pytest.raises(RetryableNotificationError, match="ConnectionRefusedError"):
-        await sender.send(REPORT)
+    with closed_port() as port:
+        sender = SmtpSender("127.0.0.1", port, tls="none", timeout_s=2)
+        with pytest.raises(RetryableNotificationError, match="ConnectionRefusedError"):
+            await sender.send(REPORT)
 
 
 async def test_unbuildable_message_is_permanent() -> None:
