@@ -34,6 +34,11 @@ CONNECT_TIMEOUT_S = 5.0
 """Timeout for opening a connection."""
 
 
+def unavailable(exc: BaseException) -> RedisUnavailableError:
+    """The named error for an unreachable Redis (no URL or password in the message)."""
+    return RedisUnavailableError(f"Redis unavailable ({type(exc).__name__})")
+
+
 def redis_url_from_env(env: Mapping[str, str]) -> str | None:
     """The Redis URL the environment configures, or ``None`` when it configures none."""
     if env.get("REDIS_URL"):

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
+from engine.clock import Clock, redis_clock
 from engine.errors import InvalidJobError, JobActiveError, PayloadTooLargeError
 from engine.job import Job, JobState
 from engine.keys import DEFAULT_PREFIX, QueueKeys
@@ -38,7 +39,8 @@ CONTROL_BATCH = 1000
 
 
 def now_ms() -> int:
-    """Wall-clock time in epoch milliseconds."""
+    """This host's wall-clock time in epoch milliseconds. The engine decides by
+    ``Queue.clock`` (Redis's time) instead; this is for tests and tools."""
     return int(time.time() * 1000)
 
 
@@ -65,6 +67,9 @@ class Queue:
         name: the queue name; all its keys share the hash tag ``{name}``.
         prefix: key prefix, ``justo`` by default.
         options: queue defaults and limits.
+        scripts: the script runner; one per client is shared when omitted.
+        clock: the time that decides delays, leases and ages; Redis's ``TIME`` (shared by
+            every queue on the client) when omitted, so hosts' clocks need not agree.
 
     Priorities: **lower numbers run first** (0 is the most urgent; the default is 10).
     The original system's "priority 10 = high" was a misreading of Bull, where 1 is the
@@ -79,6 +84,7 @@ class Queue:
         prefix: str = DEFAULT_PREFIX,
         options: QueueOptions | None = None,
         scripts: Scripts | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not name or any(c in name for c in "{}"):
             raise InvalidJobError(f"invalid queue name: {name!r}")
@@ -87,6 +93,7 @@ class Queue:
         self.keys = QueueKeys(prefix, name)
         self.options = options or QueueOptions()
         self.scripts = scripts or Scripts(redis)
+        self.clock: Clock = clock or redis_clock(redis)
         self.lua = QueueScripts(self.scripts, self.keys, self.options)
         """This queue's scripts, one typed method each."""
 
@@ -135,7 +142,7 @@ class Queue:
         rows = [self._encode(spec) for spec in specs]
         if not rows:
             return []
-        now = now_ms()
+        now = await self.clock.now_ms()
         if len(rows) <= ADD_BATCH:
             return await self.lua.add(rows, now)
         chunks = [rows[i : i + ADD_BATCH] for i in range(0, len(rows), ADD_BATCH)]
@@ -148,7 +155,9 @@ class Queue:
         Returns ``None`` when another caller claimed it first. Cron ticks use this so that
         several supervisors enqueue each tick exactly once.
         """
-        added = await self.lua.add([self._encode(spec)], now_ms(), (guard, ttl_s, owner))
+        added = await self.lua.add(
+            [self._encode(spec)], await self.clock.now_ms(), (guard, ttl_s, owner)
+        )
         return added[0] if added else None
 
     def _encode(self, spec: JobSpec) -> list[Any]:
@@ -248,7 +257,7 @@ class Queue:
         return await self._set_paused(False)
 
     async def _set_paused(self, pause: bool) -> bool:
-        return await self.lua.set_paused(pause, now_ms())
+        return await self.lua.set_paused(pause, await self.clock.now_ms())
 
     async def retry_failed(self, limit: int | None = None) -> int:
         """Move up to ``limit`` failed jobs (all when ``None``), oldest first, back to
@@ -256,7 +265,7 @@ class Queue:
         moved = 0
         while limit is None or moved < limit:
             batch = CONTROL_BATCH if limit is None else min(CONTROL_BATCH, limit - moved)
-            done = await self.lua.retry_failed(now_ms(), batch)
+            done = await self.lua.retry_failed(await self.clock.now_ms(), batch)
             moved += done
             if done < batch:
                 break
@@ -264,7 +273,11 @@ class Queue:
 
     async def retry_jobs(self, job_ids: Sequence[str]) -> int:
         """Retry these failed jobs; ids not in the failed set are skipped."""
-        return await self.lua.retry_failed(now_ms(), len(job_ids), job_ids) if job_ids else 0
+        return (
+            await self.lua.retry_failed(await self.clock.now_ms(), len(job_ids), job_ids)
+            if job_ids
+            else 0
+        )
 
     async def clean(
         self,
@@ -275,7 +288,7 @@ class Queue:
         """Delete completed or failed jobs that finished more than ``older_than`` seconds
         ago, oldest first, at most ``limit`` (all when ``None``). Returns how many."""
         key = self._finished_key(JobState(state))
-        cutoff = now_ms() - int(older_than * 1000)
+        cutoff = await self.clock.now_ms() - int(older_than * 1000)
         removed = 0
         while limit is None or removed < limit:
             batch = CONTROL_BATCH if limit is None else min(CONTROL_BATCH, limit - removed)
@@ -291,7 +304,7 @@ class Queue:
         """How many completed or failed jobs finished more than ``older_than`` seconds ago
         (what ``clean`` with the same arguments would delete, without a limit)."""
         key = self._finished_key(JobState(state))
-        cutoff = now_ms() - int(older_than * 1000)
+        cutoff = await self.clock.now_ms() - int(older_than * 1000)
         return int(await self.redis.zcount(key, "-inf", cutoff))
 
     def _finished_key(self, state: JobState) -> str:

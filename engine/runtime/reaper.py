@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from engine.client import REDIS_DOWN
-from engine.queue.queue import Queue, now_ms
+from engine.queue.queue import Queue
 from engine.worker import leases
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class Reaper:
         """One pass over every queue; returns what was recovered per queue."""
         results: dict[str, leases.ReapResult] = {}
         for queue in self.queues:
-            result = await leases.reap(queue, now_ms())
+            result = await leases.reap(queue, await queue.clock.now_ms())
             if result.ids:
                 log.warning(
                     "queue %s: recovered %d stalled job(s) (%d requeued, %d failed): %s",

@@ -134,7 +134,14 @@ async def collect_with_windows(
 ) -> tuple[EngineSnapshot, dict[str, MetricWindow]]:
     """``collect``, plus each queue's metric window (the histograms the snapshot reduces
     to percentiles; ``/metrics`` exports them whole)."""
-    now = time.time() if now_s is None else now_s
+    # Metric minutes are stamped by Redis's clock (the scripts take the queue clock), so
+    # the window is read by the same clock: a host whose clock is off still reads them.
+    if now_s is not None:
+        now = now_s
+    elif queues:
+        now = await queues[0].clock.now_ms() / 1000
+    else:
+        now = time.time()
     prefix = queues[0].keys.prefix if queues else "justo"
     try:
         replies = await _read(redis, queues, int(now // 60), prefix, logs_after)

@@ -22,8 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
-from engine.client import UNREACHABLE
-from engine.errors import RedisUnavailableError
+from engine.client import UNREACHABLE, unavailable
 
 SCRIPT_NAMES = (
     "add",
@@ -57,11 +56,6 @@ def sha(name: str) -> str:
 
 
 Call = tuple[str, Sequence[Any], Sequence[Any]]
-
-
-def unavailable(exc: BaseException) -> RedisUnavailableError:
-    """The named error for an unreachable Redis (no URL or password in the message)."""
-    return RedisUnavailableError(f"Redis unavailable ({type(exc).__name__})")
 
 
 class Scripts:

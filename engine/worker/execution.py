@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import traceback as tb_module
 from typing import Any
 
@@ -15,7 +16,7 @@ from engine.errors import (
 )
 from engine.logs import queue_logger
 from engine.options import Backoff
-from engine.queue.queue import Queue, now_ms
+from engine.queue.queue import Queue
 from engine.scripts.replies import OutcomeKind
 from engine.worker.context import JobContext
 from engine.worker.leases import Leased, Outcome
@@ -37,8 +38,10 @@ MAX_TRACEBACK_CHARS = 8000
 async def run_job(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) -> Outcome:
     """Run the job's handler once and return its outcome; never raises (but for
     cancellation, which a forced stop uses)."""
-    started = now_ms()
-    wait_ms = max(0, started - job.ready_ms)
+    # The wait is measured on Redis's clock (the ready time is); the run on this host's
+    # monotonic clock, which no wall-clock step can bend.
+    wait_ms = max(0, await queue.clock.now_ms() - job.ready_ms)
+    started = time.monotonic()
     try:
         ctx.data = decode_payload(job, queue.options.max_payload)
         result = await _call(queue, registry, job, ctx)
@@ -52,7 +55,7 @@ async def run_job(queue: Queue, registry: Registry, job: Leased, ctx: JobContext
     kind: OutcomeKind = (
         OutcomeKind.COMPLETED_DELETE if job.options.get("retention") == 0 else OutcomeKind.COMPLETED
     )
-    return Outcome(job.id, job.token, kind, value, "", now_ms() - started, wait_ms)
+    return Outcome(job.id, job.token, kind, value, "", _elapsed_ms(started), wait_ms)
 
 
 def decode_payload(job: Leased, max_payload: int) -> Any:
@@ -98,7 +101,7 @@ async def _call(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) 
         raise JobTimeoutError(f"job exceeded its timeout of {timeout}s") from exc
 
 
-def _failure(queue: Queue, job: Leased, exc: Exception, started: int, wait_ms: int) -> Outcome:
+def _failure(queue: Queue, job: Leased, exc: Exception, started: float, wait_ms: int) -> Outcome:
     attempts = _attempts(job, queue)
     # Handlers mark errors that retrying cannot fix with ``retryable = False``.
     if job.attempts_made < attempts and getattr(exc, "retryable", True) is not False:
@@ -154,12 +157,17 @@ def _asked_delay_ms(exc: Exception) -> int:
 
 
 def _outcome(
-    job: Leased, kind: OutcomeKind, exc: BaseException, started: int, wait_ms: int, delay: int = 0
+    job: Leased, kind: OutcomeKind, exc: BaseException, started: float, wait_ms: int, delay: int = 0
 ) -> Outcome:
     trace = _traceback(exc)[-MAX_TRACEBACK_CHARS:]
     return Outcome(
-        job.id, job.token, kind, _describe(exc), trace, now_ms() - started, wait_ms, delay
+        job.id, job.token, kind, _describe(exc), trace, _elapsed_ms(started), wait_ms, delay
     )
+
+
+def _elapsed_ms(started: float) -> int:
+    """Milliseconds since ``started`` (a ``time.monotonic()`` reading)."""
+    return int((time.monotonic() - started) * 1000)
 
 
 def _describe(exc: BaseException) -> str:
