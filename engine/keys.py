@@ -103,6 +103,11 @@ class QueueKeys:
         """Counter for generated job ids."""
         return self.key("id")
 
+    def replay(self, request_id: str) -> str:
+        """A state-changing call's reply, kept briefly under its request id so that a
+        replay of the call (after its reply was lost) answers the same and writes nothing."""
+        return self.key(f"replay:{request_id}")
+
     @property
     def fence(self) -> str:
         """Counter for lease fencing tokens."""

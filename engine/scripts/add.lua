@@ -3,24 +3,32 @@
   KEYS[2] priorities        (zset)    priority levels that have a waiting list
   KEYS[3] delayed           (zset)    delayed job ids scored by due time (ms)
   KEYS[4] notify            (list)    at most one wake-up token for blocked workers
-  KEYS[5] guard (optional)  (string)  a claim key: when given, the jobs are added only if
+  KEYS[5] replay record     (string)  this call's reply, kept ARGV[7] ms under the caller's
+                                      request id: a replay of the call (its reply was lost
+                                      and the client sent it again) answers from it and
+                                      writes nothing, so no job is ever created twice
+  KEYS[6] guard (optional)  (string)  a claim key: when given, the jobs are added only if
                                       SET guard NX succeeds (cron ticks: once per tick)
   ARGV[1] job key prefix    ("<prefix>:{q}:job:"; the job id is appended)
   ARGV[2] wait key prefix   ("<prefix>:{q}:wait:"; the priority is appended)
   ARGV[3] now (ms)
-  ARGV[4] guard TTL (s), used only with KEYS[5]
-  ARGV[5] guard value, used only with KEYS[5]
-  ARGV[6] n, the number of jobs; then 6 values per job:
+  ARGV[4] guard TTL (s), used only with KEYS[6]
+  ARGV[5] guard value, used only with KEYS[6]
+  ARGV[6] n, the number of jobs
+  ARGV[7] replay record TTL (ms); then 6 values per job:
           id ("" = generate), name, data (JSON), priority, delay (ms), opts (JSON or "")
   Returns a flat array: id, 1 (created) or 0 (already existed), for each job; an empty
   array when the guard was already claimed.
 ]]
 local rcall = redis.call
 local counter_key, prios_key, delayed_key, notify_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local replay_key, guard_key = KEYS[5], KEYS[6]
 local job_prefix, wait_prefix = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
-local n = tonumber(ARGV[6])
-if KEYS[5] and not rcall("SET", KEYS[5], ARGV[5], "NX", "EX", tonumber(ARGV[4])) then
+local n, replay_ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local replayed = rcall("GET", replay_key)
+if replayed then return cmsgpack.unpack(replayed) end
+if guard_key and not rcall("SET", guard_key, ARGV[5], "NX", "EX", tonumber(ARGV[4])) then
   return {}
 end
 
@@ -28,7 +36,7 @@ local out = {}
 local seen_prio = {}
 local woke = false
 for i = 0, n - 1 do
-  local base = 7 + i * 6
+  local base = 8 + i * 6
   local id, name, data = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local prio, delay, opts = ARGV[base + 3], tonumber(ARGV[base + 4]), ARGV[base + 5]
   local created = 1
@@ -65,4 +73,5 @@ end
 if woke and rcall("LLEN", notify_key) == 0 then
   rcall("RPUSH", notify_key, "1")
 end
+rcall("SET", replay_key, cmsgpack.pack(out), "PX", replay_ttl)
 return out

@@ -8,6 +8,10 @@
   KEYS[7] failed       (zset)   dead-letter job ids by time (ms)
   KEYS[8] id counter   (string) generated job ids (for malformed-entry records)
   KEYS[9] events       (stream) capped event log
+  KEYS[10] replay record (string) the ids and tokens this call leased, kept for one lease
+                                 under the caller's request id: a replay of the call (its
+                                 reply was lost and it was sent again) answers those same
+                                 jobs, still leased, and leases nothing more
   ARGV[1] job key prefix
   ARGV[2] wait key prefix
   ARGV[3] now (ms)
@@ -21,6 +25,7 @@
   ARGV[11] metrics TTL (s)
   Returns: {paused (0/1), next delayed due ms (-1 if none), count, held (0/1),
             then 8 values per leased job: id, token, name, data, ready ms, attempts made, opts, stalls}
+  A replay writes nothing; its header says not paused and not held.
   Every entry is checked before anything is written for it, so the script never errors
   halfway (Redis would keep the writes made before the error and lose the rest of the
   batch). A list entry without a job hash (raw bytes pushed by hand, or a key of another
@@ -34,8 +39,8 @@
 ]]
 local rcall = redis.call
 local prios_key, delayed_key, active_key, paused_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local fence_key, notify_key, failed_key, counter_key, events_key =
-  KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local fence_key, notify_key, failed_key, counter_key, events_key, replay_key =
+  KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local job_prefix, wait_prefix = ARGV[1], ARGV[2]
 local now, max_jobs, lease = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local worker, max_promote, events_max = ARGV[6], tonumber(ARGV[7]), ARGV[8]
@@ -46,6 +51,35 @@ local function next_due()
   local first = rcall("ZRANGE", delayed_key, 0, 0, "WITHSCORES")
   if first[2] then return tonumber(first[2]) end
   return -1
+end
+
+-- A leased job's reply fields, after its id and token.
+local function leased_fields(out, job_key, att)
+  local f = rcall("HMGET", job_key, "name", "data", "rt", "opts", "stl", "att")
+  out[#out + 1] = f[1] or ""
+  out[#out + 1] = f[2] or ""
+  out[#out + 1] = tonumber(f[3]) or now  -- a ready time that is no number reads as now
+  out[#out + 1] = att or tonumber(f[6]) or 0
+  out[#out + 1] = f[4] or ""
+  out[#out + 1] = f[5] or 0
+end
+
+-- 0. A replay: answer the jobs the first run leased that this lease still holds.
+local replayed = rcall("GET", replay_key)
+if replayed then
+  local pairs_ = cmsgpack.unpack(replayed)
+  local out = {0, next_due(), 0, 0}
+  for i = 1, #pairs_, 2 do
+    local id, token = pairs_[i], pairs_[i + 1]
+    local job_key = job_prefix .. id
+    if rcall("HGET", job_key, "tok") == tostring(token) and rcall("ZSCORE", active_key, id) then
+      out[#out + 1] = id
+      out[#out + 1] = token
+      leased_fields(out, job_key, nil)
+      out[3] = out[3] + 1
+    end
+  end
+  return out
 end
 
 -- 1. Promote delayed jobs that are due.
@@ -95,6 +129,7 @@ local token = 0
 if #ids > 0 then token = rcall("INCRBY", fence_key, #ids) - #ids end
 local deadline = now + lease
 local alone = false
+local leased = {}
 -- A corrupt entry is failed with its reason and never touches the rest of the batch.
 local function count_failure()
   local metrics_key = metrics_prefix .. math.floor(now / 60000)
@@ -165,15 +200,11 @@ for i, id in ipairs(ids) do
     local att = rcall("HINCRBY", job_key, "att", 1)
     rcall("HSET", job_key, "state", "active", "tok", token, "wk", worker, "pt", now)
     rcall("ZADD", active_key, deadline, id)
-    local f = rcall("HMGET", job_key, "name", "data", "rt", "opts", "stl")
     out[#out + 1] = id
     out[#out + 1] = token
-    out[#out + 1] = f[1] or ""
-    out[#out + 1] = f[2] or ""
-    out[#out + 1] = tonumber(f[3]) or now  -- a ready time that is no number reads as now
-    out[#out + 1] = att
-    out[#out + 1] = f[4] or ""
-    out[#out + 1] = f[5] or 0
+    leased_fields(out, job_key, att)
+    leased[#leased + 1] = id
+    leased[#leased + 1] = token
     count = count + 1
   end
 end
@@ -184,4 +215,5 @@ if #ids > 0 and rcall("ZCARD", prios_key) > 0 and rcall("LLEN", notify_key) == 0
 end
 out[2] = next_due()
 out[3] = count
+if count > 0 then rcall("SET", replay_key, cmsgpack.pack(leased), "PX", lease) end
 return out

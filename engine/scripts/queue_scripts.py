@@ -8,7 +8,9 @@ the stats snapshot) pipeline the calls themselves with ``Scripts.run``.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +33,31 @@ from engine.scripts.replies import (
 MAX_PROMOTE = 1000
 """Delayed jobs promoted per fetch call at most."""
 
+ADD_REPLAY_MS = 60_000
+"""How long an ``add`` call's reply is kept for a replay: longer than any client retry
+(redis-py's own retries take seconds)."""
+
+
+class _RequestIds:
+    """Unique request ids, cheaply: a random per-process tag and a counter (a forked child
+    draws a new tag, so parent and child never share ids)."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._tag = os.urandom(6).hex()
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._tag}:{next(self._counter)}"
+
+
+new_request_id = _RequestIds()
+"""A fresh id for one state-changing call: a replay of the same call (same id) is
+answered from the first run's record instead of running again."""
+
 
 class QueueScripts:
     """The scripts of one queue, with its keys and options.
@@ -49,17 +76,24 @@ class QueueScripts:
     # ------------------------------------------------------------------- add
 
     def add_call(
-        self, rows: Sequence[Sequence[Any]], now: int, guard: tuple[str, int, str] | None = None
+        self,
+        rows: Sequence[Sequence[Any]],
+        now: int,
+        guard: tuple[str, int, str] | None = None,
+        request_id: str | None = None,
     ) -> Call:
         """``add``: jobs as rows of (id, name, data, priority, delay ms, options JSON);
-        with ``guard`` (claim key suffix, TTL s, owner) only if the claim is free."""
+        with ``guard`` (claim key suffix, TTL s, owner) only if the claim is free.
+        The call is safe to replay: a second run with the same ``request_id`` (a fresh one
+        when omitted) answers the first run's reply and creates nothing."""
         k = self.keys
-        keys = [k.id_counter, k.priorities, k.delayed, k.notify]
+        replay = k.replay(request_id or new_request_id())
+        keys = [k.id_counter, k.priorities, k.delayed, k.notify, replay]
         ttl, owner = 0, ""
         if guard is not None:
             suffix, ttl, owner = guard
             keys.append(k.key(suffix))
-        args: list[Any] = [k.job_prefix, k.wait_prefix, now, ttl, owner, len(rows)]
+        args: list[Any] = [k.job_prefix, k.wait_prefix, now, ttl, owner, len(rows), ADD_REPLAY_MS]
         for row in rows:
             args.extend(row)
         return ("add", keys, args)
@@ -92,11 +126,14 @@ class QueueScripts:
         worker_id: str,
         alone_ok: bool = True,
         max_promote: int = MAX_PROMOTE,
+        request_id: str | None = None,
     ) -> Call:
         """``fetch``: lease up to ``limit`` jobs (parse with ``parse_fetch``), promoting at
         most ``max_promote`` due delayed jobs first.
 
         ``alone_ok``: the caller runs nothing now, so it may take a quarantined job (alone).
+        ``request_id``: send the same id again after a call whose reply was lost to get
+        the jobs it leased (still leased to the caller) instead of leasing more.
         """
         k, o = self.keys, self.options
         keys = [
@@ -109,6 +146,7 @@ class QueueScripts:
             k.failed,
             k.id_counter,
             k.events,
+            k.replay(request_id or new_request_id()),
         ]
         args = [
             k.job_prefix,
@@ -125,9 +163,12 @@ class QueueScripts:
         ]
         return ("fetch", keys, args)
 
-    async def fetch(self, now: int, limit: int, worker_id: str) -> FetchResult:
+    async def fetch(
+        self, now: int, limit: int, worker_id: str, request_id: str | None = None
+    ) -> FetchResult:
         """Run ``fetch_call``."""
-        return parse_fetch(await self.scripts.call(*self.fetch_call(now, limit, worker_id)))
+        call = self.fetch_call(now, limit, worker_id, request_id=request_id)
+        return parse_fetch(await self.scripts.call(*call))
 
     def finish_call(self, now: int, outcomes: Sequence[Outcome]) -> Call:
         """``finish``: record outcomes; its reply lists the ids whose lease was lost."""

@@ -42,12 +42,20 @@ __all__ = [
 ]
 
 
-def fetch_call(queue: Queue, now: int, limit: int, worker_id: str, alone_ok: bool = True) -> Call:
+def fetch_call(
+    queue: Queue,
+    now: int,
+    limit: int,
+    worker_id: str,
+    alone_ok: bool = True,
+    request_id: str | None = None,
+) -> Call:
     """The ``fetch`` script call: lease up to ``limit`` jobs (parse with ``parse_fetch``).
 
     ``alone_ok``: the caller runs nothing now, so it may take a quarantined job (alone).
+    ``request_id``: reuse it to retry a fetch whose reply was lost (see ``fetch.lua``).
     """
-    return queue.lua.fetch_call(now, limit, worker_id, alone_ok)
+    return queue.lua.fetch_call(now, limit, worker_id, alone_ok, request_id=request_id)
 
 
 def finish_call(queue: Queue, now: int, outcomes: Sequence[Outcome]) -> Call:
@@ -60,9 +68,11 @@ def update_call(queue: Queue, job_id: str, token: str, kind: str, value: str) ->
     return queue.lua.update_job_call(job_id, token, kind, value)
 
 
-async def fetch(queue: Queue, now: int, limit: int, worker_id: str) -> FetchResult:
-    """Lease up to ``limit`` jobs."""
-    return await queue.lua.fetch(now, limit, worker_id)
+async def fetch(
+    queue: Queue, now: int, limit: int, worker_id: str, request_id: str | None = None
+) -> FetchResult:
+    """Lease up to ``limit`` jobs; a retry with the same ``request_id`` leases no more."""
+    return await queue.lua.fetch(now, limit, worker_id, request_id)
 
 
 async def finish(queue: Queue, now: int, outcomes: Sequence[Outcome]) -> list[str]:

@@ -20,7 +20,8 @@ from typing import Any
 
 from engine.client import REDIS_DOWN
 from engine.logs import queue_logger
-from engine.queue.queue import Queue, now_ms
+from engine.queue.queue import Queue
+from engine.scripts.queue_scripts import new_request_id
 from engine.scripts.replies import OutcomeKind
 from engine.worker import leases
 from engine.worker.context import JobContext
@@ -64,7 +65,7 @@ class WorkerStats:
     lease_lost: int = 0
     released: int = 0
     round_trips: int = 0
-    started_ms: int = field(default_factory=now_ms)
+    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
 
 class Worker:
@@ -110,6 +111,8 @@ class Worker:
         """A quarantined job waits at the head of the queue for this worker to be idle."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._backoff_s = 0.0
+        self._fetch_id: str | None = None
+        """Request id of a fetch not answered yet (see ``_send``)."""
 
     @property
     def in_flight(self) -> list[str]:
@@ -178,20 +181,30 @@ class Worker:
         if free == 0:
             return None
         result = leases.parse_fetch(replies[-1])
+        self._fetch_id = None  # answered: the next fetch is a new request
         self._held = result.held
         return result
 
     async def _send(self, outcomes: list[Outcome], updates: list[_Update], free: int) -> Any:
-        now = now_ms()
+        now = await self.queue.clock.now_ms()
         calls = [
             leases.update_call(self.queue, u.job_id, u.token, u.kind, u.value) for u in updates
         ]
         if outcomes:
             calls.append(leases.finish_call(self.queue, now, outcomes))
         if free > 0:
-            calls.append(
-                leases.fetch_call(self.queue, now, free, self.worker_id, alone_ok=not self._running)
+            # Until a fetch is answered, every retry sends the same request id: if Redis ran
+            # it but the reply was lost, the retry gets those jobs rather than leasing more.
+            self._fetch_id = self._fetch_id or new_request_id()
+            fetch = leases.fetch_call(
+                self.queue,
+                now,
+                free,
+                self.worker_id,
+                alone_ok=not self._running,
+                request_id=self._fetch_id,
             )
+            calls.append(fetch)
         replies = await self.queue.scripts.run(calls)
         self.stats.round_trips += 1
         return replies
@@ -212,7 +225,9 @@ class Worker:
             return
         timeout = MAX_BLOCK_S
         if result.next_due_ms is not None:
-            timeout = min(timeout, max(0.01, (result.next_due_ms - now_ms()) / 1000))
+            timeout = min(
+                timeout, max(0.01, (result.next_due_ms - await self.queue.clock.now_ms()) / 1000)
+            )
         if self._blocker is None:
             self._blocker = asyncio.create_task(self._block(timeout))
         waker = asyncio.create_task(self._wake.wait())
@@ -311,7 +326,7 @@ class Worker:
             await asyncio.sleep(interval)
             held = [(job_id, ctx.token) for job_id, (_, ctx) in self._running.items()]
             try:
-                lost = await leases.renew(self.queue, now_ms(), held)
+                lost = await leases.renew(self.queue, await self.queue.clock.now_ms(), held)
             except REDIS_DOWN as exc:
                 self.log.warning(
                     "worker %s: lease renewal failed (%s)", self.worker_id, type(exc).__name__
@@ -354,6 +369,17 @@ class Worker:
         all_done.cancel()
         hurry.cancel()
 
+    async def _unanswered_fetch(self) -> list[tuple[str, str]]:
+        """The jobs leased by a fetch whose reply was lost (replayed by its request id), so
+        a stop gives them back at once instead of leaving them to the reaper."""
+        if self._fetch_id is None:
+            return []
+        result = await leases.fetch(
+            self.queue, await self.queue.clock.now_ms(), 1, self.worker_id, self._fetch_id
+        )
+        self._fetch_id = None
+        return [(job.id, job.token) for job in result.jobs]
+
     async def _flush_final(self, leftover: list[tuple[str, str]], until: float) -> None:
         """Send the last outcomes and give the unfinished jobs back, retrying a Redis blip
         until ``until`` (the end of the grace period; one try on a fast stop): an outcome
@@ -362,6 +388,7 @@ class Worker:
         while True:
             try:
                 await self._exchange()
+                leftover += await self._unanswered_fetch()
                 if leftover:
                     self.stats.released += await leases.release(self.queue, leftover)
                     self.log.info(
