@@ -1,8 +1,11 @@
 """One process runs everything: every queue's workers, the cron scheduler, the reaper, a
 heartbeat and the log stream.
 
-Parts never take each other down: a worker that dies of a bug is restarted with backoff,
-and every loop rides out Redis outages on its own (logging once per backoff step).
+Parts never take each other down: every loop runs under ``engine.loops.supervised`` (a
+crash is logged with its traceback and the loop restarts with backoff), and every loop
+rides out Redis outages on its own. Lease renewal, the heartbeat and the event-loop
+watchdog run on the pulse, a thread with its own loop and connection, so a handler that
+blocks the workers' loop cannot make leases lapse or the supervisor look dead.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +27,15 @@ from redis.asyncio import Redis
 from engine.client import REDIS_DOWN
 from engine.keys import supervisors_key
 from engine.logs import LogStreamSink
+from engine.loops import supervised
 from engine.queue.queue import Queue
 from engine.runtime.config import QueueConfig
 from engine.runtime.cron import CronJob
 from engine.runtime.reaper import Reaper
 from engine.runtime.scheduler import CronScheduler
+from engine.runtime.watchdog import LoopWatchdog
 from engine.scripts import Scripts
+from engine.worker.pulse import Pulse
 from engine.worker.registry import Registry
 from engine.worker.worker import Worker
 
@@ -43,9 +49,6 @@ ALIVE_S = 3 * HEARTBEAT_S
 
 FORGET_S = 3600.0
 """Heartbeats older than this are deleted by readers."""
-
-RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
-"""Waits before restarting a worker that crashed, growing with consecutive crashes."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,9 @@ class Supervisor:
             c.name: Queue(redis, c.name, prefix=prefix, options=c.options, scripts=scripts)
             for c in queues
         }
+        self.pulse = Pulse(redis, name=f"pulse:{self.id}")
+        """Thread with its own loop and connection for lease renewal, heartbeat, watchdog."""
+        self.watchdog = LoopWatchdog(self._describe_running)
         self.workers = {c.name: self._new_worker(c.name) for c in queues}
         self.reaper = Reaper(list(self.queues.values()))
         self.scheduler = (
@@ -127,6 +133,7 @@ class Supervisor:
             concurrency=config.concurrency,
             grace_s=self.grace_s,
             worker_id=f"{self.id}:{queue}",
+            pulse=self.pulse,
         )
 
     def request_stop(self, *, fast: bool = False) -> None:
@@ -141,52 +148,62 @@ class Supervisor:
 
     async def run(self) -> None:
         """Run until ``request_stop``; returns once every part has stopped."""
+        self.pulse.start()
+        self.pulse.spawn("heartbeat", self._heartbeat_loop)
+        self.pulse.spawn("event-loop watchdog", self.watchdog.watch)
+        tick = asyncio.create_task(self.watchdog.tick(), name="watchdog-tick")
         tasks = [
-            asyncio.create_task(self._supervise(name), name=f"worker:{name}")
+            self._loop(f"worker for queue {name}", lambda n=name: self._run_worker(n))  # type: ignore[misc]
             for name in self.workers
         ]
-        tasks.append(asyncio.create_task(self.reaper.run(), name="reaper"))
+        tasks.append(self._loop("reaper", self.reaper.run))
         if self.scheduler is not None:
-            tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
+            tasks.append(self._loop("cron scheduler", self.scheduler.run))
         with contextlib.suppress(*REDIS_DOWN):
             await forget_dead_supervisors(self.redis, self.prefix)
-        beat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
-        sink = (
-            asyncio.create_task(self.log_sink.run(self.redis), name="log-sink")
-            if self.log_sink
-            else None
-        )
+        sink = self._loop("log sink", self._run_log_sink) if self.log_sink else None
         log.info(
             "supervisor %s running: %s",
             self.id,
             ", ".join(f"{n}×{c.concurrency}" for n, c in self.configs.items()),
         )
-        await self._stop.wait()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        beat.cancel()
-        await asyncio.gather(beat, return_exceptions=True)
-        await self._remove_heartbeat()
-        log.info("supervisor %s stopped", self.id)
-        if sink is not None and self.log_sink is not None:
-            self.log_sink.stop()
-            await asyncio.gather(sink, return_exceptions=True)
+        try:
+            await self._stop.wait()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            tick.cancel()
+            await self.pulse.aclose()
+            await self._remove_heartbeat()
+            log.info("supervisor %s stopped", self.id)
+            if sink is not None and self.log_sink is not None:
+                self.log_sink.stop()
+                await asyncio.gather(sink, return_exceptions=True)
 
-    async def _supervise(self, name: str) -> None:
-        """Run one queue's worker; restart it with backoff if it dies of a bug."""
-        crashes = 0
-        while not self._stop.is_set():
-            worker = self.workers[name]
-            try:
-                await worker.run()
-                crashes = 0
-            except Exception:
-                log.exception("worker for queue %s crashed; restarting", name)
-                delay = RESTART_BACKOFF_S[min(crashes, len(RESTART_BACKOFF_S) - 1)]
-                crashes += 1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
+    def _loop(self, name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        return asyncio.create_task(supervised(name, body, stop=self._stop), name=name)
+
+    async def _run_worker(self, name: str) -> None:
+        """One run of a queue's worker; one that ended early (crashed, or stopped on its
+        own) is replaced by a fresh worker for the next run."""
+        worker = self.workers[name]
+        try:
+            await worker.run()
+        finally:
             if not self._stop.is_set():
                 self.workers[name] = self._new_worker(name)
+
+    async def _run_log_sink(self) -> None:
+        assert self.log_sink is not None
+        await self.log_sink.run(self.redis)
+
+    def _describe_running(self) -> str:
+        """The jobs in flight, per queue: what the watchdog names when the loop blocks."""
+        parts = [
+            f"{name}: {', '.join(ids[:10])}"
+            for name, worker in self.workers.items()
+            if (ids := worker.in_flight)
+        ]
+        return "; ".join(parts)
 
     # ------------------------------------------------------------ heartbeat
 
@@ -204,17 +221,18 @@ class Supervisor:
             "failed": {n: w.stats.failed for n, w in self.workers.items()},
         }
 
-    async def beat_once(self) -> None:
-        """Publish the heartbeat now."""
-        r: Any = self.redis
+    async def beat_once(self, redis: Redis | None = None) -> None:
+        """Publish the heartbeat now (on ``redis``, this supervisor's client by default)."""
+        r: Any = redis or self.redis
         seconds, micros = await r.time()
         data = self.heartbeat() | {"beat": seconds + micros / 1e6}
         await r.hset(supervisors_key(self.prefix), self.id, json.dumps(data))
 
     async def _heartbeat_loop(self) -> None:
+        """Beat every ``HEARTBEAT_S``; runs on the pulse, with the pulse's client."""
         while True:
             try:
-                await self.beat_once()
+                await self.beat_once(self.pulse.redis)
             except REDIS_DOWN as exc:
                 log.warning("heartbeat failed: Redis unavailable (%s)", type(exc).__name__)
             await asyncio.sleep(HEARTBEAT_S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,9 @@ class JobContext:
     _report: Reporter = field(repr=False)
     lease_lost: bool = False
     """Set when the worker learns the lease was lost; the job's outcome will be discarded."""
+    thread: threading.Thread | None = field(default=None, repr=False)
+    """The thread a plain-function handler runs on (set by the engine): a stop waits for
+    it, since a thread cannot be killed and its job must not run elsewhere meanwhile."""
 
     def progress(self, value: Any) -> None:
         """Record progress (any JSON value, e.g. a percentage or ``{"done": 3, "of": 9}``)."""

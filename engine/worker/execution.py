@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
+import threading
 import time
 import traceback as tb_module
+from collections.abc import Callable
 from typing import Any
 
 from engine.errors import (
@@ -89,7 +93,7 @@ async def _call(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) 
                 return await handler(ctx)
         # A sync handler runs in a thread. On timeout the thread cannot be killed: its
         # late result is discarded and the slot is freed (logged as leaked).
-        return await asyncio.wait_for(asyncio.to_thread(handler, ctx), timeout)
+        return await asyncio.wait_for(_in_thread(handler, ctx), timeout)
     except TimeoutError as exc:
         if not registry.is_async(job.name):
             queue_logger(queue.name).warning(
@@ -99,6 +103,38 @@ async def _call(queue: Queue, registry: Registry, job: Leased, ctx: JobContext) 
                 timeout,
             )
         raise JobTimeoutError(f"job exceeded its timeout of {timeout}s") from exc
+
+
+async def _in_thread(handler: Callable[[JobContext], Any], ctx: JobContext) -> Any:
+    """Run a plain-function handler on a daemon thread of its own, recorded on ``ctx``.
+
+    Not the loop's default executor: its threads are joined when the interpreter exits,
+    so a handler stuck forever would keep a stopped process alive; a daemon thread ends
+    with the process, and the job's lease then lapses and the reaper takes it back.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return  # timed out or cancelled meanwhile: the late result is dropped
+        if exc is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exc)
+
+    def target() -> None:
+        try:
+            result, exc = context.run(handler, ctx), None
+        except BaseException as error:
+            result, exc = None, error
+        with contextlib.suppress(RuntimeError):  # the loop closed while the thread ran
+            loop.call_soon_threadsafe(settle, result, exc)
+
+    ctx.thread = threading.Thread(target=target, name=f"job:{ctx.queue}:{ctx.id}", daemon=True)
+    ctx.thread.start()
+    return await future
 
 
 def _failure(queue: Queue, job: Leased, exc: Exception, started: float, wait_ms: int) -> Outcome:

@@ -18,15 +18,20 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import Redis
+
 from engine.client import REDIS_DOWN
+from engine.clock import RedisClock
 from engine.logs import queue_logger
 from engine.queue.queue import Queue
-from engine.scripts.queue_scripts import new_request_id
+from engine.scripts import Scripts
+from engine.scripts.queue_scripts import QueueScripts, new_request_id
 from engine.scripts.replies import OutcomeKind
 from engine.worker import leases
 from engine.worker.context import JobContext
 from engine.worker.execution import run_job
 from engine.worker.leases import Leased, Outcome
+from engine.worker.pulse import Pulse
 from engine.worker.registry import Registry
 
 MAX_BACKOFF_S = 2.5
@@ -38,8 +43,18 @@ FLUSH_RETRY_FIRST_S = 0.2
 FLUSH_RETRY_MAX_S = 2.0
 """Longest wait between final-flush retries (within the grace period)."""
 
+THREAD_REPORT_S = 30.0
+"""While a stop waits for handler threads, how often it says so."""
+
+FLUSH_AFTER_THREADS_S = 5.0
+"""Time the final flush may retry in after the stop waited for handler threads."""
+
 MAX_BLOCK_S = 5.0
 """Longest an idle worker blocks in one call; keeps the blocking socket under its timeout."""
+
+
+def _thread_alive(ctx: JobContext) -> bool:
+    return ctx.thread is not None and ctx.thread.is_alive()
 
 
 def make_worker_id(queue: str) -> str:
@@ -77,7 +92,10 @@ class Worker:
         concurrency: jobs run at once.
         worker_id: the id recorded on leased jobs; generated when omitted.
         grace_s: on stop, how long running jobs may finish before they are given back to
-            the head of the queue.
+            the head of the queue. A plain-function handler still running then is waited
+            for (its thread cannot be stopped) unless the stop is fast.
+        pulse: the thread that renews this worker's leases; the worker starts one of its
+            own when none is given. Either way renewal never waits for this event loop.
     """
 
     def __init__(
@@ -88,6 +106,7 @@ class Worker:
         concurrency: int = 10,
         worker_id: str | None = None,
         grace_s: float = 25.0,
+        pulse: Pulse | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -111,6 +130,7 @@ class Worker:
         """A quarantined job waits at the head of the queue for this worker to be idle."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._backoff_s = 0.0
+        self._pulse = pulse
         self._fetch_id: str | None = None
         """Request id of a fetch not answered yet (see ``_send``)."""
 
@@ -130,13 +150,24 @@ class Worker:
     async def run(self, *, burst: bool = False) -> None:
         """Work until ``stop()`` is called (or, with ``burst``, until the queue is empty)."""
         self._loop = asyncio.get_running_loop()
-        renewer = asyncio.create_task(self._renew_loop(), name=f"renew:{self.worker_id}")
+        pulse = self._pulse or Pulse(self.queue.redis, name=f"pulse:{self.worker_id}")
+        if self._pulse is None:
+            pulse.start()
+        renewer = pulse.spawn(
+            f"lease renewal of worker {self.worker_id}", lambda: self._renew_loop(pulse.redis)
+        )
         try:
             while not self._stopping:
                 if await self._step(burst):
                     break
         finally:
-            await self._shutdown(renewer)
+            try:
+                await self._shutdown()
+            finally:
+                # Whatever ended the worker also ends its renewals.
+                renewer.cancel()
+                if self._pulse is None:
+                    await pulse.aclose()
 
     async def _step(self, burst: bool) -> bool:
         """One loop turn. Returns True when a burst run is done."""
@@ -320,25 +351,33 @@ class Worker:
 
     # ------------------------------------------------------------- leases
 
-    async def _renew_loop(self) -> None:
-        interval = self.queue.options.lease_ms / 3000
+    async def _renew_loop(self, redis: Redis) -> None:
+        """Renew the leases of the running jobs every third of a lease. Runs on the pulse's
+        thread, with the pulse's client and clock: nothing here touches this worker's loop."""
+        lua = QueueScripts(Scripts(redis), self.queue.keys, self.queue.options)
+        clock = RedisClock(redis)
+        lease_ms = self.queue.options.lease_ms
         while True:
-            await asyncio.sleep(interval)
-            held = [(job_id, ctx.token) for job_id, (_, ctx) in self._running.items()]
+            await asyncio.sleep(lease_ms / 3000)
+            # dict.copy is atomic under the GIL: a safe snapshot from another thread.
+            running = self._running.copy()
+            held = [(job_id, ctx.token) for job_id, (_, ctx) in running.items()]
+            if not held:
+                continue
             try:
-                lost = await leases.renew(self.queue, await self.queue.clock.now_ms(), held)
+                lost = await lua.renew(await clock.now_ms() + lease_ms, held)
             except REDIS_DOWN as exc:
                 self.log.warning(
                     "worker %s: lease renewal failed (%s)", self.worker_id, type(exc).__name__
                 )
                 continue
             for job_id in lost:
-                entry = self._running.get(job_id)
+                entry = running.get(job_id)
                 if entry is not None and not entry[1].lease_lost:
                     entry[1].lease_lost = True
                     self.log.warning("job %s: lease lost; its outcome will be discarded", job_id)
 
-    async def _shutdown(self, renewer: asyncio.Task[None]) -> None:
+    async def _shutdown(self) -> None:
         """Let running jobs finish within the grace period; give the rest back."""
         self._stopping = True
         flush_until = time.monotonic() + self.grace_s
@@ -351,13 +390,44 @@ class Worker:
         tasks = [task for task, _ in self._running.values()]
         if tasks:
             await self._wait_grace(tasks)
-        leftover = [(job_id, ctx.token) for job_id, (_, ctx) in self._running.items()]
+            if await self._wait_threads():
+                flush_until = max(flush_until, time.monotonic() + FLUSH_AFTER_THREADS_S)
+        leftover = [
+            (job_id, ctx.token)
+            for job_id, (_, ctx) in self._running.items()
+            if not _thread_alive(ctx)  # never given back while its thread still runs it
+        ]
         for task, _ in self._running.values():
             task.cancel()
         await asyncio.gather(*(t for t, _ in self._running.values()), return_exceptions=True)
         await self._flush_final(leftover, flush_until)
-        renewer.cancel()
-        await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _wait_threads(self) -> bool:
+        """After the grace period, wait for plain-function handlers still running: their
+        threads cannot be stopped, so giving their jobs back would run them twice at once.
+        Their leases stay renewed meanwhile. A fast stop ends the wait: those jobs then
+        stay leased and the reaper takes them back once this process has exited. Returns
+        whether there was anything to wait for."""
+        waited = False
+        while not self._hurry.is_set():
+            threads = {task: ctx.id for task, ctx in self._running.values() if _thread_alive(ctx)}
+            if not threads:
+                return waited
+            waited = True
+            self.log.warning(
+                "worker %s: %d plain-function handler(s) still running after the grace "
+                "period (jobs %s); a thread cannot be stopped, so the stop waits for them "
+                "with their leases kept; stop again to exit now",
+                self.worker_id,
+                len(threads),
+                ", ".join(threads.values()),
+            )
+            hurry = asyncio.ensure_future(self._hurry.wait())
+            await asyncio.wait(
+                {*threads, hurry}, timeout=THREAD_REPORT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            hurry.cancel()
+        return waited
 
     async def _wait_grace(self, tasks: list[asyncio.Task[Outcome | None]]) -> None:
         """Wait for ``tasks`` up to the grace period, or until a fast stop is asked."""
