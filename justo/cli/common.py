@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from engine.client import REDIS_DOWN, make_client, redis_url_from_env
-from engine.errors import ConfigError, EngineError
+from engine.errors import ConfigError, EngineError, RedisUnavailableError
 from engine.queue.queue import Queue
 from engine.runtime.connection import localhost_redis_answers
 from engine.runtime.embedded import EmbeddedRedis, socket_answers
@@ -110,7 +110,9 @@ def run_async(cli: CliState, body: Callable[[Redis, Settings], Awaitable[T]]) ->
     try:
         return asyncio.run(main())
     except REDIS_DOWN as exc:
-        fail(f"Redis unavailable: {type(exc).__name__}", 1)
+        # Name what actually failed (a connection refused, a timeout), not the wrapper.
+        cause = exc.__cause__ if isinstance(exc, RedisUnavailableError) and exc.__cause__ else exc
+        fail(f"Redis unavailable: {type(cause).__name__}", 1)
     except EngineError as exc:
         fail(str(exc))
 
