@@ -27,10 +27,10 @@ TICK_S = 0.1
 
 
 class LoopWatchdog:
-    """Reports a blocked event loop.
+    """Logs a blocked event loop.
 
     Args:
-        running: describes what runs on the loop now (e.g. job ids), for the report.
+        running: describes what runs on the loop now (e.g. job ids), for the log line.
         blocked_s: how long the loop may go without running before it is reported.
     """
 
