@@ -55,11 +55,17 @@ end
 
 -- A leased job's reply fields, after its id and token.
 local function leased_fields(out, job_key, att)
-  local f = rcall("HMGET", job_key, "name", "data", "rt", "opts", "stl", "att")
+  local f
+  if att then
+    f = rcall("HMGET", job_key, "name", "data", "rt", "opts", "stl")
+  else
+    f = rcall("HMGET", job_key, "name", "data", "rt", "opts", "stl", "att")
+    att = tonumber(f[6]) or 0
+  end
   out[#out + 1] = f[1] or ""
   out[#out + 1] = f[2] or ""
   out[#out + 1] = tonumber(f[3]) or now  -- a ready time that is no number reads as now
-  out[#out + 1] = att or tonumber(f[6]) or 0
+  out[#out + 1] = att
   out[#out + 1] = f[4] or ""
   out[#out + 1] = f[5] or 0
 end

@@ -2,8 +2,9 @@
   A job is only changed while the caller still holds its lease: the token must match the
   job's current token and the job must be in the active set. Otherwise it is reported back
   as rejected and left alone (a reclaimed job is never overwritten by a stale worker).
-  The finished lease's token is kept in 'ftk', so a replay of the call (its reply was lost
-  and it was sent again) skips the jobs it already finished rather than calling them lost.
+  A finished job keeps its lease's token as 'tok' = "f" .. token (no live lease matches
+  it), so a replay of the call (its reply was lost and it was sent again) skips the jobs it
+  already finished rather than calling them lost.
   KEYS[1] active       (zset)   leased job ids
   KEYS[2] completed    (zset)   completed job ids by finish time (ms)
   KEYS[3] failed       (zset)   failed job ids by failure time (ms)
@@ -57,25 +58,25 @@ for _, o in ipairs(outcomes) do
   local id, token, outcome, value, tb = o[1], o[2], o[3], o[4], o[5]
   local run_ms, wait_ms, delay = tonumber(o[6]), tonumber(o[7]), tonumber(o[8])
   local job_key = job_prefix .. id
-  local held = rcall("HMGET", job_key, "tok", "ftk")
-  if held[1] ~= token or not rcall("ZSCORE", active_key, id) then
-    if held[2] ~= token then rejected[#rejected + 1] = id end
+  local held = rcall("HGET", job_key, "tok")
+  if held ~= token or not rcall("ZSCORE", active_key, id) then
+    if held ~= "f" .. token then rejected[#rejected + 1] = id end
   else
+    local done = "f" .. token
     rcall("ZREM", active_key, id)
-    rcall("HDEL", job_key, "tok")
     bump("rs", run_ms); bump("ws", wait_ms)
     bump("r" .. bucket(run_ms), 1); bump("w" .. bucket(wait_ms), 1)
     if outcome == "C" then
       rcall("DEL", job_key, log_prefix .. id)
       bump("c", 1)
     elseif outcome == "c" then
-      rcall("HSET", job_key, "state", "completed", "ft", now, "rms", run_ms, "ftk", token)
+      rcall("HSET", job_key, "state", "completed", "ft", now, "rms", run_ms, "tok", done)
       if value ~= "" then rcall("HSET", job_key, "res", value) end
       rcall("ZADD", completed_key, now, id)
       bump("c", 1)
     elseif outcome == "r" then
       rcall("HSET", job_key, "err", value, "tb", tb, "rt", now + delay, "rms", run_ms,
-            "ftk", token)
+            "tok", done)
       if delay > 0 then
         rcall("HSET", job_key, "state", "delayed")
         rcall("ZADD", delayed_key, now + delay, id)
@@ -91,7 +92,7 @@ for _, o in ipairs(outcomes) do
             "err", string.sub(value, 1, 500))
     else
       rcall("HSET", job_key, "state", "failed", "ft", now, "err", value, "tb", tb, "rms", run_ms,
-            "ftk", token)
+            "tok", done)
       rcall("ZADD", failed_key, now, id)
       bump("f", 1); bump("e", 1)
       rcall("XADD", events_key, "MAXLEN", "~", events_max, "*", "ev", "failed", "id", id,

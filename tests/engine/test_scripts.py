@@ -367,7 +367,7 @@ async def test_finish_complete_records_result(redis: Redis, make_queue: QueueFac
         "30",
         '{"ok":1}',
     )
-    assert "tok" not in rec
+    assert rec["tok"] == "f" + job.token  # finished: no live lease matches it any more
     assert await redis.zcard(k.active) == 0
     assert await scores(redis, k.completed) == {job.id: T0 + 40}
     # Completing with an empty value writes no "res" field.
@@ -420,7 +420,7 @@ async def test_finish_retry_with_and_without_delay(redis: Redis, make_queue: Que
         "5",
         "1",
     )
-    assert "tok" not in rec
+    assert rec["tok"] == "f" + later.token  # finished: no live lease matches it any more
     assert await scores(redis, k.delayed) == {"later": T0 + 2100}
     # delay 0: straight back to the tail of its priority list.
     assert (await text_fields(redis, k.job("now")))["state"] == "waiting"
@@ -455,7 +455,7 @@ async def test_finish_fail(redis: Redis, make_queue: QueueFactory) -> None:
         "tb",
         "8",
     )
-    assert "tok" not in rec
+    assert rec["tok"] == "f" + job.token  # finished: no live lease matches it any more
     assert await scores(redis, k.failed) == {job.id: T0 + 9}
     assert await redis.zcard(k.active) == 0
     assert await events(redis, q) == [{"ev": "failed", "id": job.id, "err": "ValueError: x"}]
