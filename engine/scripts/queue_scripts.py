@@ -33,10 +33,6 @@ from engine.scripts.replies import (
 MAX_PROMOTE = 1000
 """Delayed jobs promoted per fetch call at most."""
 
-ADD_REPLAY_MS = 60_000
-"""How long an ``add`` call's reply is kept for a replay: longer than any client retry
-(redis-py's own retries take seconds)."""
-
 
 class _RequestIds:
     """Unique request ids, cheaply: a random per-process tag and a counter (a forked child
@@ -89,13 +85,13 @@ class QueueScripts:
         k = self.keys
         replay = k.replay(request_id or new_request_id())
         keys = [k.id_counter, k.priorities, k.delayed, k.notify, replay]
-        ttl, owner = 0, ""
+        args: list[Any] = [k.base, now, len(rows)]
+        for row in rows:
+            args.extend(row)
         if guard is not None:
             suffix, ttl, owner = guard
             keys.append(k.key(suffix))
-        args: list[Any] = [k.job_prefix, k.wait_prefix, now, ttl, owner, len(rows), ADD_REPLAY_MS]
-        for row in rows:
-            args.extend(row)
+            args += [ttl, owner]
         return ("add", keys, args)
 
     async def add(
