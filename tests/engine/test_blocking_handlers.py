@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import textwrap
@@ -19,10 +20,13 @@ import time
 from pathlib import Path
 
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from engine import JobContext, JobState, Queue, Registry, Worker
+from engine.keys import supervisors_key
 from engine.options import QueueOptions
+from engine.runtime import supervisor as supervisor_module
 from engine.runtime.config import QueueConfig
 from engine.runtime.supervisor import Supervisor
 from tests.conftest import eventually
@@ -201,3 +205,46 @@ async def _completed(queue: Queue, job_id: str) -> bool:
 
 async def _said(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return any(text in record.getMessage() for record in caplog.records)
+
+
+async def test_the_heartbeat_goes_on_while_a_handler_blocks_the_loop(
+    redis: Redis, redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other supervisors and the console judge liveness by the heartbeat: a blocked loop
+    must not make this supervisor look dead."""
+    monkeypatch.setattr(supervisor_module, "HEARTBEAT_S", 0.3)
+    blocking = threading.Event()
+    registry = Registry()
+
+    @registry.register("hog")
+    async def hog(ctx: JobContext) -> None:
+        blocking.set()
+        time.sleep(2.0)  # noqa: ASYNC251 (the bug under test)
+        blocking.clear()
+
+    supervisor = Supervisor(redis, [QueueConfig("q", 1)], registry, prefix=prefix)
+    added = await supervisor.queues["q"].add("hog", None)
+    beats: list[float] = []
+    watcher = threading.Thread(target=_watch_beats, args=(redis_url, prefix, blocking, beats))
+    watcher.start()  # its own thread and connection: this test's loop is the blocked one
+    task = asyncio.create_task(supervisor.run())
+    try:
+        await eventually(lambda: _completed(supervisor.queues["q"], added.id), timeout=30)
+    finally:
+        supervisor.request_stop()
+        await asyncio.wait_for(task, 30)
+        watcher.join(30)
+    assert len(set(beats)) >= 3  # it kept beating during the two blocked seconds
+
+
+def _watch_beats(url: str, prefix: str, blocking: threading.Event, beats: list[float]) -> None:
+    """Collect the supervisor's heartbeat times seen while the handler blocks."""
+    client = SyncRedis.from_url(url)
+    try:
+        blocking.wait(30)
+        while blocking.is_set():
+            for raw in client.hvals(supervisors_key(prefix)):
+                beats.append(json.loads(raw)["beat"])
+            time.sleep(0.1)
+    finally:
+        client.close()
