@@ -76,9 +76,12 @@ def make_client(url: str) -> Redis:
             # never surfaced (redis-py issues 3555 and 3745). Keepalive and the retry on
             # connection errors already replace a dead pooled connection.
             **tcp,
-            # Only connection errors are retried here: a timed-out script may have run, and
-            # running a fetch twice would strand leased jobs until the reaper.
-            retry=Retry(ExponentialBackoff(cap=2.0, base=0.2), retries=2),
+            # Connection errors are retried at once-ish (20, 40, 80 ms): the state-changing
+            # scripts are safe to replay (request ids), and a worker's whole round trip
+            # (every slot's ack and next fetch) waits for this; longer outages are waited
+            # out by the callers' own backoff. A timeout is not retried: the server may be
+            # stuck, and the caller's loop decides.
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.01), retries=3),
             retry_on_error=[RedisConnectionError],
         )
     except ValueError as exc:

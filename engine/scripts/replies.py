@@ -4,9 +4,12 @@ parsed (``parse_*``), and the outcome rows ``finish`` reads."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class OutcomeKind(StrEnum):
@@ -131,21 +134,29 @@ def parse_fetch(reply: list[Any]) -> FetchResult:
                 f[3],
                 int(f[4]),
                 int(f[5]),
-                _options(f[6]),
+                _options(f[6], f[0]),
                 int(f[7]),
             )
         )
     return FetchResult(jobs, bool(paused), next_due if next_due >= 0 else None, bool(held))
 
 
-def _options(raw: bytes) -> dict[str, Any]:
+def _options(raw: bytes, job_id: bytes) -> dict[str, Any]:
+    """A job's stored options; unreadable ones (not a JSON object) count as none, so the
+    queue's defaults apply, and the log says so: the job still runs."""
     if not raw:
         return {}
     try:
         value = json.loads(raw)
     except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        value = None
+    if isinstance(value, dict):
+        return value
+    log.warning(
+        "job %s: its stored options are not a JSON object; the queue's defaults apply",
+        job_id.decode("utf-8", "replace"),
+    )
+    return {}
 
 
 def parse_ids(reply: list[bytes]) -> list[str]:

@@ -62,6 +62,10 @@ def make_worker_id(queue: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{queue}:{uuid.uuid4().hex[:6]}"
 
 
+_Running = tuple[asyncio.Task[Outcome | None], JobContext]
+"""A running job's task and context."""
+
+
 @dataclass
 class _Update:
     job_id: str
@@ -117,7 +121,7 @@ class Worker:
         self.grace_s = grace_s
         self.stats = WorkerStats()
         self.log = queue_logger(queue.name)
-        self._running: dict[str, tuple[asyncio.Task[Outcome | None], JobContext]] = {}
+        self._running: dict[str, _Running] = {}
         self._outbox: list[Outcome] = []
         self._updates: list[_Update] = []
         self._wake = asyncio.Event()
@@ -371,11 +375,18 @@ class Worker:
                     "worker %s: lease renewal failed (%s)", self.worker_id, type(exc).__name__
                 )
                 continue
-            for job_id in lost:
-                entry = running.get(job_id)
-                if entry is not None and not entry[1].lease_lost:
-                    entry[1].lease_lost = True
-                    self.log.warning("job %s: lease lost; its outcome will be discarded", job_id)
+            self._mark_lost(lost, running)
+
+    def _mark_lost(self, lost: list[str], snapshot: dict[str, _Running]) -> None:
+        """Flag the jobs whose renewal was refused. Only a job still running lost its
+        lease: one that finished between the snapshot and the renewal was acked (its
+        outcome is recorded), not lost, and is not warned about."""
+        for job_id in lost:
+            entry = self._running.get(job_id)
+            if entry is None or entry is not snapshot.get(job_id) or entry[1].lease_lost:
+                continue
+            entry[1].lease_lost = True
+            self.log.warning("job %s: lease lost; its outcome will be discarded", job_id)
 
     async def _shutdown(self) -> None:
         """Let running jobs finish within the grace period; give the rest back."""

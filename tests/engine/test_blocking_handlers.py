@@ -18,6 +18,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 from redis import Redis as SyncRedis
@@ -243,7 +244,7 @@ def _watch_beats(url: str, prefix: str, blocking: threading.Event, beats: list[f
     try:
         blocking.wait(30)
         while blocking.is_set():
-            for raw in client.hvals(supervisors_key(prefix)):
+            for raw in cast(list[bytes], client.hvals(supervisors_key(prefix))):
                 beats.append(json.loads(raw)["beat"])
             time.sleep(0.1)
     finally:
